@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r'''
+options:
+  uri:
+    description:
+      - libvirt connection URI on the managed host.
+      - Defaults to the E(LIBVIRT_DEFAULT_URI) environment variable of the module run when set,
+        else V(qemu:///system).
+      - Set it once for every module of the collection with
+        C(module_defaults) and C(group/vpe.hypervisor.all).
+    type: str
+  state_dir:
+    description:
+      - Directory holding the host state file (quota, pool limits, image store settings)
+        that libvirt cannot hold itself.
+      - Must be the same for modules and the REST shim on one host.
+    type: path
+    default: /var/lib/vpe
+requirements:
+  - libvirt-python (C(python3-libvirt)) on the managed host
+'''

@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The part every module shares: options, context, errors, exit."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import DEFAULT_STATE_DIR
+
+
+def common_argument_spec():
+    """The options of the vpe.hypervisor.common doc fragment."""
+    return {
+        'uri': {'type': 'str'},
+        'state_dir': {'type': 'path', 'default': DEFAULT_STATE_DIR},
+    }
+
+
+def context_for(module):
+    return Context(uri=module.params['uri'], state_dir=module.params['state_dir'])
+
+
+def fail(module, exc, **result):
+    """fail_json with the error's message and its HTTP-equivalent status."""
+    extra = dict(exc.extra)
+    if exc.field is not None:
+        extra['field'] = exc.field
+    module.fail_json(msg=exc.detail, status=exc.status, **dict(result, **extra))
+
+
+def run_apply(module, service, result_key, desired, **kwargs):
+    """Apply `desired` through `service` and exit with changed/diff/result."""
+    ctx = context_for(module)
+    try:
+        change = ctx.run(service.apply, desired, check_mode=module.check_mode, **kwargs)
+    except VpeError as exc:
+        fail(module, exc)
+    finally:
+        ctx.close()
+    result = {'changed': change.changed, result_key: change.after}
+    if module._diff:
+        result['diff'] = {'before': change.before, 'after': change.after}
+    module.exit_json(**result)
