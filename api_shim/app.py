@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Bottle application: one Context (one libvirt connection) per process,
+the routes of api_shim.routes, and problem+json for every error."""
+
+import bottle
+
+from ansible_collections.vpe.hypervisor.api_shim import routes
+from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, dumps, guarded
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
+    MethodNotAllowed, NotFound, VpeError)
+
+
+class Shim(object):
+    """The app plus what routes need: the service context and the authenticator."""
+
+    def __init__(self, ctx, authenticator):
+        self.ctx = ctx
+        self.auth = authenticator
+        self.app = bottle.Bottle(catchall=True, autojson=False)
+        self.app.error_handler.update({
+            404: self._not_found,
+            405: self._not_allowed,
+            500: self._server_error,
+        })
+
+    def route(self, path, method='GET', scope='read'):
+        """Register fn for path/method behind auth (scope None: open)."""
+        def decorator(fn):
+            def handler(**kwargs):
+                if scope is not None:
+                    self.auth.require(scope)
+                return fn(**kwargs)
+            handler.__name__ = fn.__name__
+            self.app.route(path, method, guarded(handler))
+            return fn
+        return decorator
+
+    @staticmethod
+    def _problem(exc):
+        bottle.response.content_type = PROBLEM_TYPE
+        doc = {'type': 'about:blank', 'instance': bottle.request.path}
+        doc.update(exc.to_dict())
+        return dumps(doc)
+
+    def _not_found(self, _err):
+        return self._problem(NotFound('no such resource: %s' % bottle.request.path))
+
+    def _not_allowed(self, err):
+        allowed = err.headers.get('Allow', '') if err.headers else ''
+        return self._problem(MethodNotAllowed('%s is not allowed on %s; allowed: %s'
+                                              % (bottle.request.method, bottle.request.path, allowed)))
+
+    def _server_error(self, _err):
+        return self._problem(VpeError('internal error; see the shim log'))
+
+
+def create_app(ctx, authenticator):
+    """A WSGI app serving the hypervisor API for `ctx`."""
+    shim = Shim(ctx, authenticator)
+    for module in routes.MODULES:
+        module.register(shim)
+    return shim.app

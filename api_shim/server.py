@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Serving the app with cheroot, a production WSGI server."""
+
+import ipaddress
+import logging
+import signal
+import sys
+import time
+
+from cheroot import wsgi
+
+LOG = logging.getLogger('vpe.shim')
+
+
+class ListenError(Exception):
+    pass
+
+
+def parse_listen(text):
+    """'HOST:PORT' or '[V6]:PORT' -> (host, port)."""
+    host, sep, port = text.rpartition(':')
+    if not sep or not port.isdigit() or not host:
+        raise ListenError('--listen must be HOST:PORT, got %r' % text)
+    if host.startswith('[') and host.endswith(']'):
+        host = host[1:-1]
+    port = int(port)
+    if port > 65535:
+        raise ListenError('--listen port %d is over 65535' % port)
+    return host, port
+
+
+def is_loopback(host):
+    if host == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name could resolve anywhere
+
+
+def check_exposure(host, tls, insecure):
+    """Refuse plain HTTP on anything but loopback unless asked for in so many words."""
+    if not is_loopback(host) and not tls and not insecure:
+        raise ListenError('refusing to serve plain HTTP on non-loopback address %s: give --tls-cert and '
+                          '--tls-key, or --insecure to accept that tokens travel in clear text' % host)
+
+
+def access_log(app):
+    def logged(environ, start_response):
+        started = time.time()
+        seen = {}
+
+        def recording_start(status, headers, exc_info=None):
+            seen['status'] = status.split(' ', 1)[0]
+            return start_response(status, headers, exc_info)
+
+        try:
+            return app(environ, recording_start)
+        finally:
+            LOG.info('%s %s %s %.1fms', environ.get('REQUEST_METHOD'), environ.get('PATH_INFO'),
+                     seen.get('status', '-'), (time.time() - started) * 1000)
+    return logged
+
+
+def serve(app, host, port, threads=16, tls_cert=None, tls_key=None, ready=None):
+    server = wsgi.Server((host, port), access_log(app), numthreads=threads,
+                         server_name='vpe-hypervisor-shim')
+    if tls_cert:
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
+        server.ssl_adapter = BuiltinSSLAdapter(tls_cert, tls_key)
+
+    def interrupt(_signum, _frame):
+        # cheroot's stop() must not run inside the serving loop's own frame;
+        # unwind it first, then stop below.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    server.prepare()
+    bound = server.bind_addr
+    scheme = 'https' if tls_cert else 'http'
+    sys.stderr.write('vpe shim listening on %s://%s:%d\n' % (scheme, bound[0], bound[1]))
+    sys.stderr.flush()
+    if ready is not None:
+        ready(bound)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
