@@ -1,0 +1,72 @@
+# vpe.hypervisor: `make demo` and `make test` are the two commands a new user runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+COLLECTIONS := .collections
+LINK := $(COLLECTIONS)/ansible_collections/vpe/hypervisor
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+export PYTHONPATH := $(CURDIR)/$(COLLECTIONS)
+
+.PHONY: help venv link libvirtd test unit integration playbooks api sanity compat docs changelog demo demo-clean clean
+
+help:
+	@echo "make demo    set up and start a shim on this host's libvirt, show it answering"
+	@echo "make test    set up everything (libvirtd too, when root on Debian) and run the whole suite"
+	@echo "tiers: unit integration playbooks api sanity compat docs changelog"
+
+$(VENV)/.installed: requirements-dev.txt
+	@command -v pkg-config >/dev/null && pkg-config --exists libvirt || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then scripts/ensure-libvirtd.sh; \
+	  else echo "libvirt-python needs libvirt's headers: apt-get install libvirt-dev pkg-config" >&2; exit 1; fi; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+link:
+	@mkdir -p $(dir $(LINK))
+	@[ -L $(LINK) ] || ln -sfn ../../.. $(LINK)
+
+libvirtd:
+	scripts/ensure-libvirtd.sh
+
+test: venv link libvirtd sanity compat docs changelog
+	$(PY) -m pytest -p no:cacheprovider tests
+
+unit: venv link
+	$(PY) -m pytest tests/unit
+
+integration: venv link libvirtd
+	$(PY) -m pytest tests/integration
+
+playbooks: venv link libvirtd
+	$(PY) -m pytest tests/playbooks
+
+api: venv link libvirtd
+	$(PY) -m pytest tests/api
+
+sanity: venv
+	scripts/sanity.sh
+
+# module_utils and modules run on the managed host: Python 3.8 and later.
+compat: venv
+	$(VENV)/bin/vermin -q -t=3.8- --violations --no-tips plugins/
+
+docs: venv link
+	@for m in $$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \
+	  $(VENV)/bin/ansible-doc vpe.hypervisor.$$m >/dev/null || exit 1; done; echo "ansible-doc renders every module"
+
+changelog: venv
+	$(VENV)/bin/antsibull-changelog lint
+
+demo: venv link
+	scripts/demo.sh
+
+demo-clean:
+	scripts/demo.sh clean
+
+clean:
+	rm -rf $(VENV) $(COLLECTIONS) .sanity .pytest_cache tests/output

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# ansible-test sanity on a real copy of the collection (ansible-test refuses a
+# symlinked tree) at .sanity/ansible_collections/vpe/hypervisor.
+# usage: scripts/sanity.sh [extra ansible-test args]
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${VENV:-$REPO/.venv}
+WORK=$REPO/.sanity
+
+# ansible-test bootstraps pip into its own venvs from get-pip.py, which cannot be
+# downloaded here; a cached copy under the expected name is used instead.
+PIPV=$("$VENV/bin/python" -c 'import re, pathlib, ansible_test as a; print(re.search(r"pip=.([0-9.]+).", (pathlib.Path(a.__file__).parent / "_internal/python_requirements.py").read_text()).group(1))')
+mkdir -p ~/.ansible/test/cache
+cp "$REPO/scripts/get-pip-from-ensurepip.py" ~/.ansible/test/cache/"get_pip_${PIPV//./_}.py"
+
+# Target Pythons 3.8+ for the compile and import tests: real binaries first on
+# PATH (pyenv's shims fail without a selected version). Missing ones are skipped.
+mkdir -p "$WORK/pybin"
+for v in 3.8 3.9 3.10 3.12 3.13; do
+    for p in "/root/.pyenv/versions/$v".*/bin/"python$v" "/usr/bin/python$v"; do
+        if [ -x "$p" ]; then ln -sfn "$p" "$WORK/pybin/python$v"; break; fi
+    done
+done
+
+DEST=$WORK/ansible_collections/vpe/hypervisor
+rm -rf "$DEST"
+mkdir -p "$DEST"
+cd "$REPO"
+git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}"' | tar --null -T - -cf - | tar -C "$DEST" -xf -
+cd "$DEST"
+git init -q . && git add -A >/dev/null  # ansible-test lists files through git when it can
+PATH="$WORK/pybin:$VENV/bin:$PATH" ansible-test sanity --color no "$@"
