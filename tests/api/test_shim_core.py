@@ -179,7 +179,8 @@ def test_refuses_plain_http_off_loopback(tmp_path):
 
 def test_tls_serves_https(tmp_path):
     cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
-    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
                     '-keyout', str(key), '-out', str(cert)], check=True, capture_output=True)
     port = vpetest.free_port()
     token_file, admin, _read = vpetest.write_token_file(tmp_path)
