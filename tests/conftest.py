@@ -3,6 +3,7 @@ daemon is missing: `make test` starts it, and a silent skip would hide that."""
 
 import pytest
 
+import storage_helpers
 import vpetest
 
 vpetest.ensure_collection_link()
@@ -49,5 +50,6 @@ def shim(tmp_path):
 def pytest_sessionstart(session):
     try:
         vpetest.remove_leftovers()
+        storage_helpers.remove_leftovers()  # vpetest- pools (files kept), a test image store
     except vpetest.libvirt.libvirtError:
         pass  # no daemon: unit tests still run, real-libvirt tests fail on their own

@@ -4,5 +4,8 @@
 """Route modules; each has register(shim). One module per resource."""
 
 from ansible_collections.vpe.hypervisor.api_shim.routes import health, quota, usages
+from ansible_collections.vpe.hypervisor.api_shim.routes import metrics
+from ansible_collections.vpe.hypervisor.api_shim.routes import storage
+from ansible_collections.vpe.hypervisor.api_shim.routes import network
 
-MODULES = (health, usages, quota)
+MODULES = (health, usages, quota, storage, metrics, network)

@@ -7,11 +7,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools
+from ansible_collections.vpe.hypervisor.plugins.module_utils import network
 
 # Fact key -> the service read that fills it, in the order they are gathered.
 SECTIONS = (
     ('usages', usage.read),
     ('quota', quota.read),
+    ('network', network.read),
+    ('image_pool', image_pool.read),
+    ('pools', pools.read),
 )
 
 SECTION_NAMES = [name for name, _read in SECTIONS]

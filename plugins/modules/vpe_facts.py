@@ -15,13 +15,17 @@ description:
   - Section C(usages) counts defined domains (any state) and the vCPUs and maximum memory they hold,
     against the quota.
   - Section C(quota) is the quota in force; where none was ever set, the host's own CPUs and memory.
+  - Section C(network) is the VM bridge (the bridge of the libvirt network M(vpe.hypervisor.vpe_network) manages)
+    and the NIC or bond that is its port, read from the live host; null where there is none.
+  - Section C(image_pool) is the image store (path, max_gb, used_gb), section C(pools) every volume pool;
+    C(used_gb) is the bytes on disk of the files in the directory, counted by one directory walk per pool.
 options:
   gather:
     description:
       - The sections to gather. All by default.
     type: list
     elements: str
-    choices: [usages, quota]
+    choices: [usages, quota, network, image_pool, pools]
 extends_documentation_fragment:
   - vpe.hypervisor.common
 attributes:
@@ -86,6 +90,38 @@ ansible_facts:
           sample:
             cpu_max: 16
             memory_max_mb: 10240
+        network:
+          description:
+            - The VM bridge and its port. C(bridge) is null while neither the libvirt network nor a C(br100) bridge
+              exists; C(bridge_interface) is null while the bridge has no port but VM taps.
+          type: dict
+          returned: when gathered
+          sample:
+            bridge: br100
+            bridge_interface: eth0
+        image_pool:
+          description:
+            - The image store. C(path) is null while no image store is defined.
+          type: dict
+          returned: when gathered
+          sample:
+            path: /home/store/1/vpe/images
+            max_gb: 1000
+            used_gb: 12.5
+        pools:
+          description:
+            - Every volume pool (libvirt dir, fs and netfs pools but the image store), by name.
+            - A pool defined outside this collection has C(max_gb) and C(created_at) null.
+          type: list
+          elements: dict
+          returned: when gathered
+          sample:
+            - name: pool1
+              uuid: 19636f21-dc97-4cde-af55-fd6459342516
+              path: /home/store/1/vpe/pool1
+              max_gb: 30
+              used_gb: 20.0
+              created_at: '2026-02-24 11:22:11'
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The image store: where images live, as a libvirt dir pool named
+storage.IMAGE_STORE_NAME (hidden from /pools), and its capacity limit.
+
+libvirt's pool is the truth for `path` (null while no such pool is defined);
+the host state keeps, under "image_pool", the `max_gb` limit and the path last
+set through us. Changing the path re-points the pool (undefine, define again
+with the same uuid at the new path): no file is moved or deleted.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pool_xml, storage, storage_paths
+from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict
+
+RESOURCE = 'image-pool'
+KEY = 'image-pool'
+
+
+def _view(live, stored):
+    path = live.path if live is not None else None
+    return {
+        'path': path,
+        'max_gb': stored.get('max_gb'),
+        'used_gb': storage.to_gb(storage.used_bytes(path)) if path else 0.0,
+    }
+
+
+def read(ctx):
+    stored = ctx.store.read().get(storage.IMAGE_KEY, {})
+    return _view(storage.image_store(storage.list_pools(ctx)), stored)
+
+
+def apply(ctx, desired, check_mode=False):
+    """Set path, max_gb or both (partial update)."""
+    wanted = fields.check_body(RESOURCE, desired)
+    with ctx.store.locked():
+        state = ctx.store.read()
+        stored = state.get(storage.IMAGE_KEY, {})
+        pools = storage.list_pools(ctx)
+        live = storage.image_store(pools)
+        before = _view(live, stored)
+        after = dict(before)
+        if 'path' in wanted:
+            path = storage_paths.check_location('path', wanted['path'], storage.extra_system_dirs(state))
+            storage_paths.check_existing_dir('path', wanted['path'], path)
+            storage_paths.check_no_overlap('path', path, storage.occupied(
+                pools, state, skip_uuid=live.uuid if live is not None else None))
+            after['path'] = path
+        if 'max_gb' in wanted:
+            after['max_gb'] = wanted['max_gb']
+        if after['path'] != before['path']:
+            after['used_gb'] = storage.to_gb(storage.used_bytes(after['path']))
+        if after['max_gb'] is not None and (after['max_gb'] != before['max_gb'] or after['path'] != before['path']):
+            used = storage.used_bytes(after['path']) if after['path'] else 0
+            if after['max_gb'] * storage.GIB < used:
+                raise Conflict('max_gb %d is below used_gb %.2f, the bytes already on disk in %s; free space first'
+                               % (after['max_gb'], storage.to_gb(used), after['path']),
+                               field='max_gb', used_gb=storage.to_gb(used))
+        changed = after != before
+        record = dict(stored)
+        record.update((k, after[k]) for k in ('path', 'max_gb') if after[k] is not None)
+        if check_mode or (not changed and record == stored):
+            return Change(changed, before, after)
+        with storage.Rollback() as undo:
+            if after['path'] != before['path']:
+                _repoint(ctx, live, after['path'], undo)
+            with ctx.store.transaction() as doc:
+                doc[storage.IMAGE_KEY] = record
+        return Change(changed, before, after)
+
+
+def _repoint(ctx, live, path, undo):
+    """Define the reserved pool at `path`, replacing (same uuid) the one there was."""
+    uuid = None
+    if live is not None:
+        uuid = live.uuid
+        storage.stop_and_undefine(ctx, live.obj, undo)
+    storage.define_and_start(ctx, pool_xml.dir_pool_xml(storage.IMAGE_STORE_NAME, path, uuid), undo)

@@ -1,0 +1,113 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vpe_image_pool
+short_description: Set where a hypervisor keeps its images and how much they may take
+version_added: 0.1.0
+description:
+  - Sets the image store, a libvirt C(dir) pool with the reserved name C(vpe-image-store) that is hidden
+    from the volume pools, and its capacity limit O(max_gb) kept in the host state.
+  - Partial update, only the options given are changed.
+  - The same operation as C(PUT /hypervisor/image-pool) of the REST shim.
+  - O(path) must be an existing directory. It is resolved (symlinks followed, C(..) collapsed) before any
+    check, must not be C(/) or in a system tree (C(/bin /boot /dev /etc /lib* /proc /run /sbin /sys /usr),
+    extended by C(storage.extra_system_dirs) in the state file), and must not be equal to, inside or around
+    the path of a volume pool.
+  - Changing O(path) re-points the reserved pool at the new directory. No file is moved or deleted; images
+    in the old directory stay there.
+  - Any failure half-way undoes what the run did, so libvirt and the state file are left as they were.
+options:
+  path:
+    description:
+      - Absolute path of an existing directory for images.
+    type: path
+  max_gb:
+    description:
+      - Capacity limit in GiB, an integer of at least 1.
+      - A value below what the files in the directory already take on disk is refused.
+    type: int
+extends_documentation_fragment:
+  - vpe.hypervisor.common
+attributes:
+  check_mode:
+    support: full
+    description: Checks every rule and reports what would change, and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the image store before and after.
+  action_group:
+    support: full
+    membership:
+      - vpe.hypervisor.all
+    description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
+author:
+  - vpe.hypervisor developers (@vpe-hypervisor)
+seealso:
+  - module: vpe.hypervisor.vpe_pool
+  - module: vpe.hypervisor.vpe_facts
+'''
+
+EXAMPLES = r'''
+- name: Keep images in /home/store/1/vpe/images, at most 1000 GiB
+  vpe.hypervisor.vpe_image_pool:
+    path: /home/store/1/vpe/images
+    max_gb: 1000
+
+- name: Change only the limit
+  vpe.hypervisor.vpe_image_pool:
+    max_gb: 1500
+'''
+
+RETURN = r'''
+image_pool:
+  description: The image store after the change (what it would be, in check mode).
+  returned: success
+  type: dict
+  contains:
+    path:
+      description: The resolved path of the image directory (null if no image store is defined).
+      type: str
+      sample: /home/store/1/vpe/images
+    max_gb:
+      description: Capacity limit in GiB (null if never set).
+      type: int
+      sample: 1000
+    used_gb:
+      description: GiB on disk of the files in the image directory, 2 decimals.
+      type: float
+      sample: 12.5
+status:
+  description: HTTP-equivalent status of a failure (400 bad value, 409 conflict, 503 libvirt down).
+  returned: failure
+  type: int
+  sample: 400
+field:
+  description: The option at fault.
+  returned: failure
+  type: str
+  sample: path
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, image_pool
+from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec, run_apply
+
+
+def main():
+    argument_spec = common_argument_spec()
+    argument_spec.update(fields.argument_spec('image-pool'))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[('path', 'max_gb')])
+    desired = {'path': module.params['path'], 'max_gb': module.params['max_gb']}
+    run_apply(module, image_pool, 'image_pool', desired)
+
+
+if __name__ == '__main__':
+    main()

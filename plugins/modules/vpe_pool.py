@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vpe_pool
+short_description: Create, resize or remove a volume pool on a hypervisor
+version_added: 0.1.0
+description:
+  - Manages a volume pool, a libvirt C(dir) storage pool that is defined, built, started and autostarted,
+    with a capacity limit O(max_gb) kept in the host state. The pool is identified by O(name).
+  - The same operations as C(POST /hypervisor/pools), C(PUT /hypervisor/pools/{uuid}) and
+    C(DELETE /hypervisor/pools/{uuid}) of the REST shim.
+  - O(path) is resolved (symlinks followed, C(..) collapsed) before any check. It must not be C(/),
+    must not be in a system tree (C(/bin /boot /dev /etc /lib* /proc /run /sbin /sys /usr), extended by
+    C(storage.extra_system_dirs) in the state file) and must not be equal to, inside or around the path of
+    another pool or of the image store. A missing directory is created (mode 0755).
+  - The path of an existing pool never changes; giving another one is an error.
+  - Removing a pool stops and undefines it; the files in its directory stay where they are.
+    A pool with a volume that is a disk of any defined domain is never removed.
+  - Any failure half-way undoes what the run did (for example a pool that defines but will not start is
+    undefined again), so libvirt, the state file and the disk are left as they were.
+options:
+  name:
+    description:
+      - Pool name, unique on the host. 1-64 characters of C(A-Z a-z 0-9 _ . -), not starting with C(.).
+      - V(vpe-image-store) is reserved for the image store.
+    type: str
+    required: true
+  path:
+    description:
+      - Absolute path of the pool directory. Required to create a pool.
+    type: path
+  max_gb:
+    description:
+      - Capacity limit in GiB, an integer of at least 1. Required to create a pool.
+      - A value below what the pool's files already take on disk is refused.
+    type: int
+  state:
+    description:
+      - V(present) creates the pool or sets its O(max_gb); V(absent) stops and undefines it, keeping its files.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - vpe.hypervisor.common
+attributes:
+  check_mode:
+    support: full
+    description: Checks every rule and reports what would change, and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the pool before and after (an empty dict for a pool that does not exist).
+  action_group:
+    support: full
+    membership:
+      - vpe.hypervisor.all
+    description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
+author:
+  - vpe.hypervisor developers (@vpe-hypervisor)
+seealso:
+  - module: vpe.hypervisor.vpe_image_pool
+  - module: vpe.hypervisor.vpe_facts
+'''
+
+EXAMPLES = r'''
+- name: A 500 GiB pool for VM disks
+  vpe.hypervisor.vpe_pool:
+    name: pool1
+    path: /home/store/1/vpe/pool1
+    max_gb: 500
+
+- name: Grow it
+  vpe.hypervisor.vpe_pool:
+    name: pool1
+    max_gb: 800
+
+- name: Remove it from libvirt (its files stay on disk)
+  vpe.hypervisor.vpe_pool:
+    name: pool1
+    state: absent
+'''
+
+RETURN = r'''
+pool:
+  description: The pool after the change (what it would be, in check mode); empty when absent.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: Pool name.
+      type: str
+      sample: pool1
+    uuid:
+      description: libvirt's uuid of the pool (null in check mode for a pool not created yet).
+      type: str
+      sample: 19636f21-dc97-4cde-af55-fd6459342516
+    path:
+      description: The resolved path of the pool directory.
+      type: str
+      sample: /home/store/1/vpe/pool1
+    max_gb:
+      description: Capacity limit in GiB (null for a pool defined outside this collection).
+      type: int
+      sample: 500
+    used_gb:
+      description: GiB on disk of the files in the pool directory, 2 decimals.
+      type: float
+      sample: 20.5
+    created_at:
+      description: When the pool was created through this collection, host local time (null if not).
+      type: str
+      sample: '2026-02-24 11:22:11'
+status:
+  description: HTTP-equivalent status of a failure (400 bad value, 409 conflict or pool in use, 503 libvirt down).
+  returned: failure
+  type: int
+  sample: 409
+field:
+  description: The option at fault.
+  returned: failure
+  type: str
+  sample: path
+domains:
+  description: The domains using the pool, when removing it was refused.
+  returned: failure
+  type: list
+  elements: str
+  sample: [vm1]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pools
+from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec, run_apply
+
+
+def main():
+    argument_spec = common_argument_spec()
+    argument_spec.update(fields.argument_spec('pool'))
+    argument_spec['name']['required'] = True
+    argument_spec['state'] = {'type': 'str', 'choices': ['present', 'absent'], 'default': 'present'}
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    desired = dict((k, module.params[k]) for k in ('name', 'path', 'max_gb', 'state'))
+    run_apply(module, pools, 'pool', desired)
+
+
+if __name__ == '__main__':
+    main()
