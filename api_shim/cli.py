@@ -30,6 +30,13 @@ def build_parser():
                        help='allow plain HTTP on a non-loopback address')
     serve.add_argument('--threads', type=int, default=16, help='worker threads (default %(default)s)')
     serve.set_defaults(run=run_serve)
+
+    collect = commands.add_parser('collect', help='sample the host into the metrics store')
+    collect.add_argument('--state-dir', default=DEFAULT_STATE_DIR, help='host state directory (default %(default)s)')
+    collect.add_argument('--interval', type=float, default=60.0,
+                         help='seconds between samples (default %(default)s; short ones are for tests)')
+    collect.add_argument('--count', type=int, default=None, help='stop after this many samples (default: never)')
+    collect.set_defaults(run=run_collect)
     return parser
 
 
@@ -53,6 +60,12 @@ def run_serve(args):
     server.serve(app, host, port, threads=args.threads, tls_cert=args.tls_cert, tls_key=args.tls_key)
     ctx.close()
     return 0
+
+
+def run_collect(args):
+    from ansible_collections.vpe.hypervisor.api_shim import collector
+
+    return collector.main(args.state_dir, interval=args.interval, count=args.count)
 
 
 def main(argv=None):

@@ -9,6 +9,7 @@ __metaclass__ = type
 from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics
 
 # Fact key -> the service read that fills it, in the order they are gathered.
 SECTIONS = (
@@ -17,6 +18,7 @@ SECTIONS = (
     ('network', network.read),
     ('image_pool', image_pool.read),
     ('pools', pools.read),
+    ('metrics', metrics.read),
 )
 
 SECTION_NAMES = [name for name, _read in SECTIONS]

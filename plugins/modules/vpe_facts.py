@@ -19,13 +19,15 @@ description:
     and the NIC or bond that is its port, read from the live host; null where there is none.
   - Section C(image_pool) is the image store (path, max_gb, used_gb), section C(pools) every volume pool;
     C(used_gb) is the bytes on disk of the files in the directory, counted by one directory walk per pool.
+  - Section C(metrics) is the newest 5-minute point of the host's cpu, memory, network and disk history
+    that the metrics collector keeps under O(state_dir); all null while no collector has run.
 options:
   gather:
     description:
       - The sections to gather. All by default.
     type: list
     elements: str
-    choices: [usages, quota, network, image_pool, pools]
+    choices: [usages, quota, network, image_pool, pools, metrics]
 extends_documentation_fragment:
   - vpe.hypervisor.common
 attributes:
@@ -122,6 +124,25 @@ ansible_facts:
               max_gb: 30
               used_gb: 20.0
               created_at: '2026-02-24 11:22:11'
+        metrics:
+          description:
+            - The newest 5-minute point of the metrics store the collector writes under O(state_dir)
+              (C(python -m ansible_collections.vpe.hypervisor.api_shim collect)); the current, unfinished
+              point holds what was sampled so far.
+            - C(time) is the point's start in host local time; C(cpu) is the busy share of all host CPUs in %,
+              C(memory) the MB (MiB) used (total - available), C(network_in)/C(network_out) the bytes per second
+              of physical NICs and bonds, C(disk_read)/C(disk_write) the bytes per second of physical disks.
+            - Every value is null while the collector has sampled nothing.
+          type: dict
+          returned: when gathered
+          sample:
+            time: '2026-07-10 18:30'
+            cpu: 12.5
+            memory: 20480
+            network_in: 125000
+            network_out: 48000
+            disk_read: 0
+            disk_write: 409600
 '''
 
 from ansible.module_utils.basic import AnsibleModule

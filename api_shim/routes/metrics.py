@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""GET /hypervisor/metrics (JSON history) and GET /metrics (Prometheus text).
+
+/metrics builds a fresh registry on every scrape, so nothing is kept between
+scrapes and nothing leaks into prometheus_client's global registry. Host
+gauges come from the newest 5-minute point of the metrics store (absent
+while the collector has written nothing); usages, quota and pools come from
+their services. When libvirt does not answer, the scrape still succeeds with
+`vpe_libvirt_up 0` and the host gauges, so a fleet's Prometheus sees why.
+"""
+
+import bottle
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from ansible_collections.vpe.hypervisor.api_shim.http import json_response, query_params
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, quota, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
+
+try:  # the pool services arrive separately; /metrics exports them once they are there
+    from ansible_collections.vpe.hypervisor.plugins.module_utils import pools as pool_service
+except ImportError:
+    pool_service = None
+try:
+    from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool as image_pool_service
+except ImportError:
+    image_pool_service = None
+
+KEY = 'metrics'
+MIB = 1024 ** 2
+GIB = 1024 ** 3
+
+# series -> (metric name, help, factor to the metric's unit)
+HOST_GAUGES = (
+    ('cpu', 'vpe_host_cpu_percent', 'Busy share of all host CPUs, percent, over the latest 5-minute point', 1),
+    ('memory', 'vpe_host_memory_used_bytes', 'Host memory used (total - available), latest 5-minute point', MIB),
+    ('network_in', 'vpe_host_network_receive_bytes_per_second',
+     'Bytes per second received by physical NICs and bonds, latest 5-minute point', 1),
+    ('network_out', 'vpe_host_network_transmit_bytes_per_second',
+     'Bytes per second sent by physical NICs and bonds, latest 5-minute point', 1),
+    ('disk_read', 'vpe_host_disk_read_bytes_per_second',
+     'Bytes per second read from physical disks, latest 5-minute point', 1),
+    ('disk_write', 'vpe_host_disk_write_bytes_per_second',
+     'Bytes per second written to physical disks, latest 5-minute point', 1),
+)
+
+
+def _gauge(name, doc, value, labels=None):
+    family = GaugeMetricFamily(name, doc, labels=sorted(labels) if labels else None)
+    if labels:
+        family.add_metric([labels[k] for k in sorted(labels)], value)
+    else:
+        family.add_metric([], value)
+    return family
+
+
+class ScrapeCollector(object):
+    """Everything one scrape exports, read when the registry collects."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def collect(self):
+        start, values = metrics.latest_point(self.ctx.store.state_dir)
+        if start is not None:
+            yield _gauge('vpe_host_metrics_point_start_seconds',
+                         'Start (Unix time) of the 5-minute point the vpe_host_* gauges describe', start)
+        for series, name, doc, factor in HOST_GAUGES:
+            if values[series] is not None:
+                yield _gauge(name, doc, values[series] * factor)
+        for family in self._libvirt_families():
+            yield family
+
+    def _libvirt_families(self):
+        ctx = self.ctx
+        try:
+            used = ctx.run(usage.read)
+            limits = ctx.run(quota.read)
+            pools = ctx.run(pool_service.read) if pool_service is not None else []
+            image = ctx.run(image_pool_service.read) if image_pool_service is not None else None
+        except VpeError:
+            return [_gauge('vpe_libvirt_up', 'Whether libvirt answered this scrape', 0)]
+        out = [
+            _gauge('vpe_libvirt_up', 'Whether libvirt answered this scrape', 1),
+            _gauge('vpe_usages_instances', 'Domains defined on the host, any state', used['instances']),
+            _gauge('vpe_usages_cpu_used', 'vCPUs held by the domains defined', used['cpu_used']),
+            _gauge('vpe_usages_cpu_total', 'vCPUs that may be allocated (the quota)', used['cpu_total']),
+            _gauge('vpe_usages_memory_used_bytes', 'Maximum memory held by the domains defined',
+                   used['memory_used_mb'] * MIB),
+            _gauge('vpe_usages_memory_total_bytes', 'Memory that may be allocated (the quota)',
+                   used['memory_total_mb'] * MIB),
+            _gauge('vpe_quota_cpu_max', 'Quota: vCPUs that may be allocated', limits['cpu_max']),
+            _gauge('vpe_quota_memory_max_bytes', 'Quota: memory that may be allocated',
+                   limits['memory_max_mb'] * MIB),
+        ]
+        if pool_service is not None:
+            used_family = GaugeMetricFamily('vpe_pool_used_bytes', 'Bytes on disk of a volume pool (from used_gb)',
+                                            labels=['pool', 'uuid'])
+            max_family = GaugeMetricFamily('vpe_pool_max_bytes', 'Capacity limit of a volume pool (from max_gb)',
+                                           labels=['pool', 'uuid'])
+            for pool in pools:
+                used_family.add_metric([pool['name'], pool['uuid']], float(pool['used_gb']) * GIB)
+                if pool.get('max_gb') is not None:
+                    max_family.add_metric([pool['name'], pool['uuid']], float(pool['max_gb']) * GIB)
+            out.extend([used_family, max_family])
+        if image is not None and image.get('path'):
+            out.append(_gauge('vpe_image_pool_used_bytes', 'Bytes on disk of the image pool (from used_gb)',
+                              float(image['used_gb']) * GIB))
+            if image.get('max_gb') is not None:
+                out.append(_gauge('vpe_image_pool_max_bytes', 'Capacity limit of the image pool (from max_gb)',
+                                  float(image['max_gb']) * GIB))
+        return out
+
+
+def prometheus_text(ctx):
+    """The Prometheus exposition of this host, from a registry made for this call."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ScrapeCollector(ctx))
+    return generate_latest(registry)
+
+
+def register(shim):
+    ctx = shim.ctx
+
+    @shim.route('/hypervisor/metrics', 'GET', 'read')
+    def get_metrics():
+        params = query_params(('q', 'step'))
+        doc = ctx.run(metrics.query, params.get('q'), params.get('step'))
+        return json_response({KEY: doc})
+
+    @shim.route('/metrics', 'GET', 'read')
+    def prometheus():
+        query_params(())
+        return bottle.HTTPResponse(body=prometheus_text(ctx), status=200,
+                                   headers={'Content-Type': CONTENT_TYPE_LATEST, 'Cache-Control': 'no-store'})

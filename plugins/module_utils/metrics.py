@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Metrics: the host's cpu, memory, network and disk history, per range.
+
+`query(ctx, q, step)` answers GET /hypervisor/metrics: the points of a
+calendar range (metrics_ranges) with the exact average of each series over
+each point, from the 5-minute buckets the collector keeps (metrics_store).
+`read(ctx)` is the latest point, for vpe_facts and the Prometheus export.
+
+Values: cpu in % of the whole host (2 decimals), memory in MB (MiB) used =
+total - available, network and disk rates in bytes per second (whole
+numbers). A point with nothing sampled is null, never 0. The current,
+unfinished point holds what has been sampled so far; points that have not
+begun are not listed.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import bisect
+import time
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import COLUMNS, MetricsStore
+
+KEY = 'metrics'
+BUCKET = ranges.BUCKET
+MIN_STEP = BUCKET
+MAX_STEP = ranges.MAX_STEP
+
+# Series name -> (unit, index of the covered amount in a row's COLUMNS, index of the sum, decimals).
+SERIES = (
+    ('cpu', '%', 0, 1, 2),
+    ('memory', 'MB', 2, 3, 0),
+    ('network_in', 'B/s', 4, 5, 0),
+    ('network_out', 'B/s', 4, 6, 0),
+    ('disk_read', 'B/s', 7, 8, 0),
+    ('disk_write', 'B/s', 7, 9, 0),
+)
+SERIES_NAMES = tuple(s[0] for s in SERIES)
+STEP_RULE = 'a whole number of seconds, a multiple of %d from %d to %d (e.g. 300, 1800, 7200)' % (
+    BUCKET, MIN_STEP, MAX_STEP)
+
+
+def check_query(q=None, step=None):
+    """The range and step to answer, or InvalidInput naming the allowed values.
+
+    `q` None or '' is the default range (today); `step` None or '' is the
+    range's default spacing. `step` may be an int or a string of digits.
+    """
+    if q is None or q == '':
+        q = ranges.DEFAULT_QUERY
+    if q not in ranges.QUERIES:
+        raise InvalidInput('q must be one of %s, got %r' % (', '.join(ranges.QUERIES), q), field='q')
+    if step is None or step == '':
+        return q, ranges.DEFAULT_STEP[q]
+    if isinstance(step, bool):
+        raise InvalidInput('step must be %s, got %r' % (STEP_RULE, step), field='step')
+    if not isinstance(step, int):
+        text = str(step).strip()
+        if not (text.isascii() and text.isdigit()):
+            raise InvalidInput('step must be %s, got %r' % (STEP_RULE, step), field='step')
+        step = int(text)
+    if step < MIN_STEP or step > MAX_STEP or step % BUCKET:
+        raise InvalidInput('step must be %s, got %d' % (STEP_RULE, step), field='step')
+    return q, step
+
+
+RETENTION_DAYS = 62
+
+
+def retention_cutoff(now):
+    """Buckets before this epoch may be pruned: older than 62 days and before last month."""
+    return min(int(now) - RETENTION_DAYS * ranges.DAY, ranges.range_bounds('lastmonth', now)[0])
+
+
+def _value(sums, series):
+    _name, _unit, covered, total, decimals = series
+    if not sums[covered]:
+        return None
+    value = sums[total] / sums[covered]
+    return round(value, decimals) if decimals else int(round(value))
+
+
+def _add(acc, rows):
+    """Add the column sums of `rows` (bucket rows) into the list `acc`."""
+    for index, column in enumerate(zip(*rows)):
+        if index:
+            acc[index - 1] += sum(column)
+
+
+def series_of(points, rows):
+    """{series: {key: value}} for [(key, start, end)] points over bucket rows."""
+    starts = [row[0] for row in rows]
+    sums = {}
+    for key, start, end in points:
+        low = bisect.bisect_left(starts, start)
+        high = bisect.bisect_left(starts, end, low)
+        acc = sums.get(key)
+        if acc is None:
+            acc = sums[key] = [0] * len(COLUMNS)
+        if high > low:
+            _add(acc, rows[low:high])
+    out = dict((s[0], {}) for s in SERIES)
+    for key, _start, _end in points:
+        acc = sums[key]
+        for series in SERIES:
+            out[series[0]][key] = _value(acc, series)
+    return out
+
+
+def query(ctx, q=None, step=None, now=None):
+    """The `metrics` object of GET /hypervisor/metrics."""
+    q, step = check_query(q, step)
+    now = time.time() if now is None else now
+    points = ranges.points(q, step, now)
+    store = MetricsStore(ctx.store.state_dir)
+    try:
+        rows = store.rows(points[0][1], points[-1][2]) if points else []
+    finally:
+        store.close()
+    values = series_of(points, rows)
+    doc = {'duration': q, 'step': step}
+    for name, unit, _covered, _total, _decimals in SERIES:
+        doc[name] = {'unit': unit, 'datas': values[name]}
+    return doc
+
+
+def latest_point(state_dir):
+    """(start epoch or None, {series: value or None}) of the newest 5-minute point."""
+    store = MetricsStore(state_dir)
+    try:
+        row = store.latest()
+    finally:
+        store.close()
+    if row is None:
+        return None, dict((name, None) for name in SERIES_NAMES)
+    return row[0], dict((series[0], _value(row[1:], series)) for series in SERIES)
+
+
+def latest(state_dir):
+    """The newest 5-minute point: {time, cpu, memory, ...}; all null without data."""
+    start, values = latest_point(state_dir)
+    point = dict(values)
+    point['time'] = ranges.label(start) if start is not None else None
+    return point
+
+
+def read(ctx):
+    """The latest point (the facts' `metrics` section)."""
+    return latest(ctx.store.state_dir)
