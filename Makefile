@@ -34,7 +34,7 @@ libvirtd:
 	scripts/ensure-libvirtd.sh
 
 test: venv link libvirtd sanity compat docs changelog
-	$(PY) -m pytest -p no:cacheprovider tests
+	VPE_TEST_CLEANUP=1 $(PY) -m pytest -p no:cacheprovider tests
 
 unit: venv link
 	$(PY) -m pytest tests/unit
