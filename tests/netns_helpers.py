@@ -169,6 +169,11 @@ def bridged_domain_xml(name, bridge):
 
 def remove_leftovers():
     """Namespaces, root-namespace vt* test links and libvirt networks of crashed runs."""
+    import json
+    import re
+    for link in json.loads(sh('ip', '-j', 'link', 'show', check=False).stdout or '[]'):
+        if re.match(r'^vt[0-9a-f]{6}[abp]$', link['ifname']):
+            ip('link', 'del', link['ifname'], check=False)
     for line in sh('ip', 'netns', 'list', check=False).stdout.splitlines():
         name = line.split()[0] if line.split() else ''
         if name.startswith(vpetest.PREFIX):
@@ -180,3 +185,31 @@ def remove_leftovers():
                 remove_network(net.name())
     finally:
         conn.close()
+
+
+class NsShim(vpetest.Shim):
+    """vpetest.Shim run with `ip netns exec NS`: its port exists only in NS,
+    so every request is made from inside NS too."""
+
+    def __init__(self, workdir, ns, env=None):
+        from pathlib import Path
+        self.ns = ns
+        self.workdir = Path(workdir)
+        self.state_dir = self.workdir / 'state'
+        self.token_file, self.admin_token, self.read_token = vpetest.write_token_file(self.workdir)
+        self.port = 8470
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.log = open(self.workdir / 'shim.log', 'w+')
+        full_env = vpetest.shim_env()
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            ['ip', 'netns', 'exec', ns] + vpetest.shim_command(
+                'serve', '--listen', '127.0.0.1:%d' % self.port, '--uri', vpetest.SYSTEM_URI,
+                '--state-dir', str(self.state_dir), '--token-file', str(self.token_file)),
+            env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        with entered(ns):
+            self._wait_ready()
+
+    def request(self, method, path, token='admin', **kwargs):
+        with entered(self.ns):
+            return super().request(method, path, token=token, **kwargs)

@@ -108,7 +108,7 @@ def read(ctx, libvirt_network=None):
 def check_interface(state, iface, bridge, old_bridge, taps):
     """Raise unless `iface` may be the bridge's port. The rule:
 
-    it exists; it is not the bridge itself, the loopback, a bridge, a VM's
+    it exists; it is not the loopback, a bridge, a VM's
     tap/vnet/macvtap (by kind, by name vnetN/tapN/macvtapN/vifN, or named as
     the target of a running domain's interface), nor a member of a bond; its
     kind is a plain NIC (no link kind), a bond, or a veth that no domain uses;
@@ -119,8 +119,6 @@ def check_interface(state, iface, bridge, old_bridge, taps):
     if link is None:
         raise InvalidInput('bridge_interface %s does not exist on this host; give an existing NIC or bond'
                            % iface, field='bridge_interface')
-    if iface == bridge:
-        raise InvalidInput('bridge_interface must differ from bridge (both are %s)' % iface, field='bridge_interface')
     if link.is_loopback:
         raise InvalidInput('bridge_interface %s is the loopback interface; give a NIC or bond' % iface,
                            field='bridge_interface')
@@ -159,6 +157,8 @@ def _plan(conn, state, bridge, iface, name, before, force, method, root):
     """The steps (in order) that make the host match; empty when it does."""
     taps = lv.vm_taps(conn)
     old_bridge = before['bridge']
+    if iface == bridge:
+        raise InvalidInput('bridge_interface must differ from bridge (both are %s)' % iface, field='bridge_interface')
     check_bridge(state, bridge)
     check_interface(state, iface, bridge, old_bridge, taps)
     link = state.link(iface)

@@ -1,0 +1,203 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vpe_network
+short_description: Put a hypervisor's VMs on a Linux bridge over a NIC or bond, live and persistent
+version_added: 0.1.0
+description:
+  - Makes the VM bridge true on the host, live and across reboots. The bridge exists and is up, O(bridge_interface)
+    is its port, the interface's global IPv4/IPv6 addresses and its default (and other static) routes move to the
+    bridge so the host stays reachable, and a libvirt network with forward mode C(bridge), named O(libvirt_network),
+    points VMs at the bridge, autostarted.
+  - Partial update, like C(PUT /hypervisor/network). An option not given keeps its current value;
+    O(bridge) defaults to C(br100).
+  - O(bridge_interface) must exist and be a NIC, a bond, or a veth that no VM uses. Refused are the loopback, a
+    bridge, a VM's tap (kind tun/tap/macvtap, a name like C(vnet0), or the target device of a running domain's
+    interface), a member of a bond, and an interface that is already a port of another bridge.
+  - If running domains have interfaces on the current bridge, changing the bridge fails (status 409, naming the
+    domains) unless O(force=true); with force their interfaces are moved to the new bridge live (and in their
+    persistent configuration).
+  - The live state is recorded before anything changes. If any step fails, every step done is undone and the
+    previous addresses, routes and bridge membership are restored before the module fails.
+  - Check mode changes nothing and returns the steps it would take in RV(actions).
+  - The same operation as C(PUT /hypervisor/network) of the REST shim.
+options:
+  bridge:
+    description:
+      - Name of the Linux bridge the VMs attach to, 1-15 characters of C(A-Z a-z 0-9 _ . -).
+      - Defaults to the current bridge, or C(br100) when there is none.
+    type: str
+  bridge_interface:
+    description:
+      - The NIC or bond to enslave to the bridge, for example C(eth0) or C(bond0).
+      - Required when no interface is a port of the bridge yet.
+    type: str
+  force:
+    description:
+      - Change the bridge even when running domains are attached to the current one; their interfaces are moved
+        to the new bridge live.
+    type: bool
+    default: false
+  persist:
+    description:
+      - How the setting survives a reboot.
+      - V(auto) picks V(nmcli) when NetworkManager is running, else V(networkd) when systemd-networkd is active
+        (its C(/run/systemd/netif/state) exists), else V(ifupdown) when C(/etc/network/interfaces) exists,
+        else V(none).
+      - V(networkd) writes C(/etc/systemd/network/10-vpe-bridge.netdev), C(10-vpe-bridge.network) and
+        C(10-vpe-bridge-port.network).
+      - V(ifupdown) writes C(/etc/network/interfaces.d/vpe-bridge) and comments out (never deletes) the stanzas
+        of O(bridge_interface) in C(/etc/network/interfaces).
+      - V(nmcli) creates or modifies the NetworkManager profiles C(vpe-bridge) and C(vpe-bridge-port).
+      - V(none) changes the live host and libvirt only.
+    type: str
+    choices: [auto, networkd, ifupdown, nmcli, none]
+    default: auto
+  persist_root:
+    description:
+      - Directory the persistence files are written under, in place of C(/). For staging an image or for tests.
+    type: path
+    default: /
+  libvirt_network:
+    description:
+      - Name of the libvirt network (forward mode C(bridge)) the module manages. Remembered in O(state_dir), so
+        M(vpe.hypervisor.vpe_facts) and the shim report the same network.
+      - Defaults to the remembered name, else C(vpe-bridge).
+    type: str
+notes:
+  - Run it with a way back to the host other than O(bridge_interface) the first time (a console), or run it in
+    check mode first and read RV(actions). The addresses move within milliseconds and are restored on failure,
+    but a DHCP client bound to the old interface must be pointed at the bridge by the host's network stack.
+  - Needs iproute2 (the C(ip) command) on the host; live state is read from C(ip -j).
+extends_documentation_fragment:
+  - vpe.hypervisor.common
+attributes:
+  check_mode:
+    support: full
+    description: Changes nothing and returns the steps it would take in RV(actions).
+  diff_mode:
+    support: full
+    description: Shows bridge and bridge_interface before and after.
+  action_group:
+    support: full
+    membership:
+      - vpe.hypervisor.all
+    description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
+author:
+  - vpe.hypervisor developers (@vpe-hypervisor)
+seealso:
+  - module: vpe.hypervisor.vpe_facts
+'''
+
+EXAMPLES = r'''
+- name: See what putting eth0 under br100 would do
+  vpe.hypervisor.vpe_network:
+    bridge: br100
+    bridge_interface: eth0
+  check_mode: true
+  register: plan
+
+- name: Put the VMs on br100 over eth0, persisted with systemd-networkd
+  vpe.hypervisor.vpe_network:
+    bridge: br100
+    bridge_interface: eth0
+    persist: networkd
+
+- name: Use a bond instead, keeping the bridge name
+  vpe.hypervisor.vpe_network:
+    bridge_interface: bond0
+
+- name: Rename the bridge, moving running VMs with it
+  vpe.hypervisor.vpe_network:
+    bridge: br200
+    force: true
+'''
+
+RETURN = r'''
+network:
+  description: The bridge and its port after the change (what they would be, in check mode).
+  returned: success
+  type: dict
+  contains:
+    bridge:
+      description: The Linux bridge the VMs attach to.
+      type: str
+      sample: br100
+    bridge_interface:
+      description: The NIC or bond that is the bridge's port.
+      type: str
+      sample: eth0
+actions:
+  description: The steps taken (or that would be taken, in check mode), in order. Empty when nothing changes.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - create bridge br100 (MAC 52:54:00:12:34:56 of eth0, STP off)
+    - set br100 up
+    - enslave eth0 to bridge br100
+    - move address 192.0.2.10/24 from eth0 to br100
+    - move route default via 192.0.2.1 from eth0 to br100
+    - define libvirt network vpe-bridge (forward mode bridge, bridge br100), autostart and start it
+    - write /etc/systemd/network/10-vpe-bridge.netdev (networkd)
+persist:
+  description: The persistence method used (V(auto) resolved).
+  returned: success
+  type: str
+  sample: networkd
+domains:
+  description: The running domains attached to the current bridge, when that refused the change.
+  returned: failure with status 409
+  type: list
+  elements: str
+status:
+  description: HTTP-equivalent status of a failure (400 bad value, 409 domains attached or port in use, 503 libvirt down).
+  returned: failure
+  type: int
+  sample: 409
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, network
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import (
+    common_argument_spec, context_for, fail)
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network_persist import METHODS
+
+
+def main():
+    argument_spec = common_argument_spec()
+    argument_spec.update(fields.argument_spec('network'))
+    argument_spec.update({
+        'force': {'type': 'bool', 'default': False},
+        'persist': {'type': 'str', 'default': 'auto', 'choices': list(METHODS)},
+        'persist_root': {'type': 'path', 'default': '/'},
+        'libvirt_network': {'type': 'str'},
+    })
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    desired = {'bridge': module.params['bridge'], 'bridge_interface': module.params['bridge_interface']}
+    ctx = context_for(module)
+    try:
+        change = ctx.run(network.apply, desired, check_mode=module.check_mode, force=module.params['force'],
+                         persist_method=module.params['persist'], persist_root=module.params['persist_root'],
+                         libvirt_network=module.params['libvirt_network'])
+    except VpeError as exc:
+        fail(module, exc)
+    finally:
+        ctx.close()
+    result = {'changed': change.changed, 'network': change.after, 'actions': change.actions,
+              'persist': change.persist}
+    if module._diff:
+        result['diff'] = {'before': change.before, 'after': change.after}
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
