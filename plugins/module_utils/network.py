@@ -53,10 +53,11 @@ PORT_KINDS = (None, 'bond', 'veth')
 class NetworkChange(Change):
     """Change plus `actions` (the planned steps, in words) and the persistence used."""
 
-    def __new__(cls, changed, before, after, actions=(), persist_method=None):
+    def __new__(cls, changed, before, after, actions=(), persist_method=None, warnings=()):
         self = Change.__new__(cls, changed, before, after)
         self.actions = list(actions)
         self.persist = persist_method
+        self.warnings = list(warnings)
         return self
 
 
@@ -227,7 +228,21 @@ def _plan(conn, state, bridge, iface, name, before, force, method, root):
     for op in persist.plan(method, cfg, root):
         steps.append(Step('%s (%s)' % (op.describe(), method), op.do, op.undo))
     devices = [bridge] + sources + [o for o in state.ports(bridge) if o != iface]
-    return steps, devices
+    return steps, devices, _only_address_warnings(state, moved_addrs, bridge)
+
+
+def _only_address_warnings(state, moved_addrs, bridge):
+    """Say so when the addresses that move are all the host has: its reachability rides on this change."""
+    moving = set(live.address_key(a) for _s, a in moved_addrs)
+    others = [a for dev in state.addresses for a in state.global_addresses(dev) if live.address_key(a) not in moving]
+    if not moved_addrs or others:
+        return []
+    srcs = sorted(set(s for s, _a in moved_addrs))
+    return ['%s carr%s this host\'s only global address%s (%s): %s to %s, and back if any step fails; '
+            'keep a console at hand the first time'
+            % (', '.join(srcs), 'ies' if len(srcs) == 1 else 'y', 'es' if len(moved_addrs) > 1 else '',
+               ', '.join(live.describe_address(a) for _s, a in moved_addrs),
+               'it moves' if len(moved_addrs) == 1 else 'they move', bridge)]
 
 
 def _rollback(done, snapshot, devices):
@@ -260,11 +275,11 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
             raise InvalidInput('bridge_interface is required: no NIC or bond is a port of bridge %s yet' % bridge,
                                field='bridge_interface')
         after = {'bridge': bridge, 'bridge_interface': iface}
-        steps, devices = _plan(conn, state, bridge, iface, name, before, force, method, root)
+        steps, devices, warnings = _plan(conn, state, bridge, iface, name, before, force, method, root)
         actions = [s.text for s in steps if s.text]
         if check_mode or not steps:
             _remember(ctx, name, check_mode)
-            return NetworkChange(bool(steps), before, after, actions, method)
+            return NetworkChange(bool(steps), before, after, actions, method, warnings)
         done = []
         for step in steps:
             try:
@@ -287,7 +302,7 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
                 raise
             done.append(step)
         _remember(ctx, name, check_mode)
-        return NetworkChange(True, before, after, actions, method)
+        return NetworkChange(True, before, after, actions, method, warnings)
 
 
 def _remember(ctx, name, check_mode):

@@ -192,6 +192,8 @@ def main():
         fail(module, exc)
     finally:
         ctx.close()
+    for warning in change.warnings:
+        module.warn(warning)
     result = {'changed': change.changed, 'network': change.after, 'actions': change.actions,
               'persist': change.persist}
     if module._diff:
