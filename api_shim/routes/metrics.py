@@ -12,7 +12,7 @@ their services. When libvirt does not answer, the scrape still succeeds with
 """
 
 import bottle
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from ansible_collections.vpe.hypervisor.api_shim.http import json_response, query_params
@@ -29,6 +29,8 @@ except ImportError:
     image_pool_service = None
 
 KEY = 'metrics'
+# The classic text format every Prometheus version scrapes (newer clients announce 1.0.0).
+CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 MIB = 1024 ** 2
 GIB = 1024 ** 3
 
@@ -134,4 +136,4 @@ def register(shim):
     def prometheus():
         query_params(())
         return bottle.HTTPResponse(body=prometheus_text(ctx), status=200,
-                                   headers={'Content-Type': CONTENT_TYPE_LATEST, 'Cache-Control': 'no-store'})
+                                   headers={'Content-Type': CONTENT_TYPE, 'Cache-Control': 'no-store'})
