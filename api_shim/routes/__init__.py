@@ -7,5 +7,6 @@ from ansible_collections.vpe.hypervisor.api_shim.routes import health, quota, us
 from ansible_collections.vpe.hypervisor.api_shim.routes import metrics
 from ansible_collections.vpe.hypervisor.api_shim.routes import storage
 from ansible_collections.vpe.hypervisor.api_shim.routes import network
+from ansible_collections.vpe.hypervisor.api_shim.routes import ui
 
-MODULES = (health, usages, quota, storage, metrics, network)
+MODULES = (health, usages, quota, storage, metrics, network, ui)

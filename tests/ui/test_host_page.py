@@ -1,0 +1,167 @@
+"""The host page in a real headless Chromium (Debian's chromium + chromium-driver
+through Selenium) against a shim on the real libvirtd with a seeded metrics
+store: the numbers equal the API's, every chart draws its series with the
+store's gap, and a wrong token gets a clear message."""
+
+import json
+import shutil
+import tempfile
+
+import pytest
+
+import vpetest
+
+pytestmark = [pytest.mark.api, pytest.mark.libvirtd, pytest.mark.slow]
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMEDRIVER = '/usr/bin/chromedriver'
+OUTPUT = vpetest.REPO / 'tests' / 'output' / 'ui'
+SERIES = ('cpu', 'memory', 'network_in', 'network_out', 'disk_read', 'disk_write')
+FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync',
+         '--disable-default-apps', '--disable-extensions', '--window-size=1280,1300', '--hide-scrollbars')
+
+
+@pytest.fixture(scope='module')
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix='vpetest-chromium-')
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # given explicitly: Selenium Manager has nothing to look up
+    for flag in FLAGS + ('--user-data-dir=%s' % profile,):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def by_id(driver, name):
+    from selenium.webdriver.common.by import By
+    return driver.find_element(By.ID, name)
+
+
+def wait_for(driver, condition, what, timeout=15):
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout).until(condition, 'page did not show %s' % what)
+
+
+def open_page(driver, shim, token):
+    driver.get(shim.url + '/ui')
+    driver.execute_script('sessionStorage.clear(); localStorage.clear();')
+    driver.get(shim.url + '/ui')
+    assert by_id(driver, 'login').is_displayed() and not by_id(driver, 'page').is_displayed()
+    by_id(driver, 'token').send_keys(token)
+    by_id(driver, 'login').submit()
+
+
+def loaded(driver):
+    return driver.execute_script('return document.body.getAttribute("data-loaded")') == 'yes'
+
+
+def chart_runs(driver):
+    """{series: [vertices of each path segment]} as drawn."""
+    return driver.execute_script('''
+        var out = {};
+        document.querySelectorAll('#charts figure').forEach(function (f) {
+          out[f.getAttribute('data-series')] = Array.prototype.map.call(
+            f.querySelectorAll('svg path.seg'), function (p) { return +p.getAttribute('data-count'); });
+        });
+        return out;''')
+
+
+def api_runs(datas):
+    runs, count = [], 0
+    for value in datas.values():
+        if value is None:
+            if count:
+                runs.append(count)
+            count = 0
+        else:
+            count += 1
+    return runs + ([count] if count else [])
+
+
+def test_page_shows_the_api_numbers_and_draws_every_series_with_its_gap(seeded_shim, browser, domains):
+    from selenium.webdriver.support.ui import Select
+
+    shim, _gap = seeded_shim
+    domains.define('ui-web', vcpus=2, memory_mib=256)
+    domains.define('ui-db', vcpus=1, memory_mib=128)
+    quota = shim.request('PUT', '/hypervisor/quota', data=json.dumps({'quota': {'cpu_max': 16, 'memory_max_mb': 16384}}),
+                         headers={'Content-Type': 'application/json'})
+    assert quota.status_code == 200, quota.text
+    open_page(browser, shim, shim.read_token)
+    wait_for(browser, loaded, 'the host')
+
+    # Other suites share this libvirtd: compare against an API answer that held
+    # still while the page loaded, reloading (the token stays) if it moved.
+    for _attempt in range(3):
+        before = shim.request('GET', '/hypervisor/usages', token='read').json()['usages']
+        shown = {k: int(by_id(browser, k).text) for k in before}
+        after = shim.request('GET', '/hypervisor/usages', token='read').json()['usages']
+        if shown == before == after:
+            break
+        browser.refresh()
+        wait_for(browser, loaded, 'the host again')
+    assert shown == after and after['cpu_total'] == 16 and after['memory_total_mb'] == 16384
+    network = shim.request('GET', '/hypervisor/network', token='read')
+    if network.status_code == 200:
+        assert by_id(browser, 'bridge').text == (network.json()['network']['bridge'] or 'not set')
+    rows = browser.execute_script(
+        'return Array.prototype.map.call(document.querySelectorAll("#storage-rows tr"),'
+        ' function (r) { return r.getAttribute("data-kind"); });')
+    assert rows[0] == 'image-pool'
+
+    # today (the default) draws every series; yesterday shows the store's gap
+    today = chart_runs(browser)
+    assert sorted(today) == sorted(SERIES) and all(today[s] for s in SERIES), today
+    browser.execute_script('document.body.removeAttribute("data-loaded")')
+    Select(by_id(browser, 'range')).select_by_value('yesterday')
+    wait_for(browser, loaded, 'yesterday\'s charts')
+    api = shim.request('GET', '/hypervisor/metrics?q=yesterday', token='read').json()['metrics']
+    drawn = chart_runs(browser)
+    for series in SERIES:
+        assert drawn[series] == api_runs(api[series]['datas']), series
+        assert len(drawn[series]) == 2, 'a break in the line where the store has no samples'
+    units = browser.execute_script(
+        'return Array.prototype.map.call(document.querySelectorAll("#charts svg text.unit"),'
+        ' function (t) { return t.textContent; });')
+    assert units[0] == '%' and all(units)
+    labels = browser.execute_script(
+        'return Array.prototype.map.call(document.querySelectorAll("#charts figure:first-child .axis-x text"),'
+        ' function (t) { return t.textContent; });')
+    assert labels[:2] == ['00:00', '03:00']
+
+    # the token lives in this tab's sessionStorage only; every request went to this host
+    assert browser.execute_script('return sessionStorage.getItem("vpe-token")') == shim.read_token
+    assert browser.execute_script('return localStorage.length') == 0
+    resources = browser.execute_script(
+        'return performance.getEntriesByType("resource").map(function (e) { return e.name; });')
+    assert resources and all(url.startswith(shim.url + '/') for url in resources), resources
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(OUTPUT / 'host-page.png'))
+    assert (OUTPUT / 'host-page.png').stat().st_size > 20000
+
+
+def test_wrong_token_shows_the_apis_message_and_keeps_nothing(seeded_shim, browser):
+    shim, _gap = seeded_shim
+    open_page(browser, shim, 'this-is-not-a-valid-token')
+    wait_for(browser, lambda d: by_id(d, 'error').is_displayed(), 'an error')
+    expected = shim.request('GET', '/hypervisor/usages', token='this-is-not-a-valid-token').json()['detail']
+    message = by_id(browser, 'error').text
+    assert 'not accepted' in message and expected in message and '401' in message
+    assert by_id(browser, 'login').is_displayed() and not by_id(browser, 'page').is_displayed()
+    assert browser.execute_script('return sessionStorage.getItem("vpe-token")') is None
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(OUTPUT / 'wrong-token.png'))
+
+    # and the right token afterwards gets the page
+    by_id(browser, 'token').send_keys(shim.read_token)
+    by_id(browser, 'login').submit()
+    wait_for(browser, loaded, 'the host')
+    assert not by_id(browser, 'error').is_displayed()
