@@ -139,3 +139,13 @@ def test_renderer_with_nothing_sampled():
     assert segments == [] and root.get('data-points') == '0'
     root, _plot, segments = parse_svg(svgchart.render('memory', 'today', 'MB', {}))
     assert segments == [] and 'no data' in ET.tostring(root, encoding='unicode')
+
+
+def test_openapi_documents_the_chart_and_the_open_page(seeded_shim):
+    shim, _gap = seeded_shim
+    paths = shim.request('GET', '/openapi.json', token=None).json()['paths']
+    chart = paths['/hypervisor/metrics.svg']['get']
+    assert 'image/svg+xml' in chart['responses']['200']['content']
+    assert {p['name'] for p in chart['parameters']} == {'q', 'series', 'step'}
+    for path in ('/ui', '/ui/app.js', '/ui/style.css'):
+        assert paths[path]['get']['security'] == []
