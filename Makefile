@@ -8,12 +8,12 @@ LINK := $(COLLECTIONS)/ansible_collections/vpe/hypervisor
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help venv link libvirtd test unit integration playbooks api sanity compat docs changelog demo demo-clean clean
+.PHONY: help venv link libvirtd test unit integration playbooks api ui sanity compat docs changelog demo demo-clean clean
 
 help:
 	@echo "make demo    set up and start a shim on this host's libvirt, show it answering"
 	@echo "make test    set up everything (libvirtd too, when root on Debian) and run the whole suite"
-	@echo "tiers: unit integration playbooks api sanity compat docs changelog"
+	@echo "tiers: unit integration playbooks api ui sanity compat docs changelog"
 
 $(VENV)/.installed: requirements-dev.txt
 	@command -v pkg-config >/dev/null && pkg-config --exists libvirt || { \
@@ -47,6 +47,9 @@ playbooks: venv link libvirtd
 
 api: venv link libvirtd
 	$(PY) -m pytest tests/api
+
+ui: venv link libvirtd
+	$(PY) -m pytest tests/ui
 
 sanity: venv
 	scripts/sanity.sh
