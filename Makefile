@@ -8,7 +8,7 @@ LINK := $(COLLECTIONS)/ansible_collections/vpe/hypervisor
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help venv link libvirtd test unit integration playbooks api ui sanity compat docs changelog demo demo-clean clean
+.PHONY: help venv link libvirtd test unit integration playbooks api ui sanity compat docs changelog demo demo-clean clean bench-metrics
 
 help:
 	@echo "make demo    set up and start a shim on this host's libvirt, show it answering"
@@ -70,6 +70,10 @@ demo: venv link
 
 demo-clean:
 	scripts/demo.sh clean
+
+# Not part of `make test`: query time per range on a 62-day store, collector CPU, store size.
+bench-metrics: venv link libvirtd
+	$(PY) bench/metrics/bench_metrics.py
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .sanity .pytest_cache tests/output

@@ -18,7 +18,6 @@ begun are not listed.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import bisect
 import time
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
@@ -84,28 +83,22 @@ def _value(sums, series):
     return round(value, decimals) if decimals else int(round(value))
 
 
-def _add(acc, rows):
-    """Add the column sums of `rows` (bucket rows) into the list `acc`."""
-    for index, column in enumerate(zip(*rows)):
-        if index:
-            acc[index - 1] += sum(column)
+def series_of(points, sums):
+    """{series: {key: value}} for [(key, start, end)] points and {point index: column sums}.
 
-
-def series_of(points, rows):
-    """{series: {key: value}} for [(key, start, end)] points over bucket rows."""
-    starts = [row[0] for row in rows]
-    sums = {}
-    for key, start, end in points:
-        low = bisect.bisect_left(starts, start)
-        high = bisect.bisect_left(starts, end, low)
-        acc = sums.get(key)
+    Points sharing a key (a repeated hour) are added up before averaging.
+    """
+    merged = {}
+    for index, (key, _start, _end) in enumerate(points):
+        part = sums.get(index)
+        acc = merged.get(key)
         if acc is None:
-            acc = sums[key] = [0] * len(COLUMNS)
-        if high > low:
-            _add(acc, rows[low:high])
+            merged[key] = list(part) if part else [0] * len(COLUMNS)
+        elif part:
+            merged[key] = [a + b for a, b in zip(acc, part)]
     out = dict((s[0], {}) for s in SERIES)
     for key, _start, _end in points:
-        acc = sums[key]
+        acc = merged[key]
         for series in SERIES:
             out[series[0]][key] = _value(acc, series)
     return out
@@ -118,10 +111,10 @@ def query(ctx, q=None, step=None, now=None):
     points = ranges.points(q, step, now)
     store = MetricsStore(ctx.store.state_dir)
     try:
-        rows = store.rows(points[0][1], points[-1][2]) if points else []
+        sums = store.sums([(start, end) for _key, start, end in points])
     finally:
         store.close()
-    values = series_of(points, rows)
+    values = series_of(points, sums)
     doc = {'duration': q, 'step': step}
     for name, unit, _covered, _total, _decimals in SERIES:
         doc[name] = {'unit': unit, 'datas': values[name]}

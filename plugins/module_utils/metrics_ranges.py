@@ -123,18 +123,20 @@ def day_start(day):
 
 
 def day_points(day, step):
-    """[(start epoch, end epoch)] of the points of one local day, in time order."""
+    """[(key, start epoch, end epoch)] of the points of one local day, in time order."""
     start = day_start(day)
     end = day_start(day + datetime.timedelta(days=1))
     if end - start == DAY and time.localtime(start).tm_gmtoff == time.localtime(end).tm_gmtoff:
-        starts = list(range(start, end, step))
-    else:
-        starts = set([start])
-        for seconds in range(step, DAY, step):
-            starts.update(wall_epochs(day, seconds))
-        starts = sorted(s for s in starts if start <= s < end)
+        # No clock change: keys are plain arithmetic on the wall clock.
+        prefix = day.strftime('%Y-%m-%d ')
+        return [(prefix + '%02d:%02d' % (k // 3600, k % 3600 // 60), start + k, min(start + k + step, end))
+                for k in range(0, DAY, step)]
+    starts = set([start])
+    for seconds in range(step, DAY, step):
+        starts.update(wall_epochs(day, seconds))
+    starts = sorted(s for s in starts if start <= s < end)
     bounds = starts + [end]
-    return [(bounds[i], bounds[i + 1]) for i in range(len(starts))]
+    return [(label(bounds[i]), bounds[i], bounds[i + 1]) for i in range(len(starts))]
 
 
 def points(q, step, now):
@@ -147,10 +149,10 @@ def points(q, step, now):
     out = []
     day = first
     while day < stop:
-        for start, end in day_points(day, step):
-            if start > now:
+        for point in day_points(day, step):
+            if point[1] > now:
                 return out
-            out.append((label(start), start, end))
+            out.append(point)
         day += datetime.timedelta(days=1)
     return out
 

@@ -141,6 +141,26 @@ class MetricsStore(object):
         return self._select('SELECT bucket, %s FROM buckets WHERE bucket >= ? AND bucket < ? ORDER BY bucket'
                             % ', '.join(COLUMNS), (start, end))
 
+    def sums(self, bounds):
+        """Column sums of the buckets in each [start, end) of `bounds`, grouped by SQLite.
+
+        Returns {index in bounds: (COLUMNS sums)} for the ranges holding any bucket.
+        """
+        if self.conn is None or not bounds:
+            return {}
+        conn = self.conn
+        try:
+            conn.execute('PRAGMA temp_store=MEMORY')
+            conn.execute('CREATE TEMP TABLE IF NOT EXISTS points (i INTEGER PRIMARY KEY, s INTEGER, e INTEGER)')
+            conn.execute('DELETE FROM temp.points')
+            conn.executemany('INSERT INTO temp.points VALUES (?, ?, ?)',
+                             ((i, int(s), int(e)) for i, (s, e) in enumerate(bounds)))
+        except sqlite3.Error as exc:
+            raise VpeError('cannot query the metrics store %s: %s' % (self.path, exc))
+        rows = self._select('SELECT p.i, %s FROM temp.points p JOIN buckets b ON b.bucket >= p.s AND b.bucket < p.e '
+                            'GROUP BY p.i' % ', '.join('SUM(b.%s)' % c for c in COLUMNS), ())
+        return dict((row[0], row[1:]) for row in rows)
+
     def latest(self):
         """The newest bucket row, or None."""
         rows = self._select('SELECT bucket, %s FROM buckets ORDER BY bucket DESC LIMIT 1' % ', '.join(COLUMNS), ())
