@@ -4,6 +4,7 @@ Prometheus text parsed back, errors and auth."""
 import json
 import time
 
+import libvirt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -11,7 +12,6 @@ import vpetest
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
 from metricstest import FakeStateCtx, seed
-from storage_helpers import test_pools  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
 
@@ -32,6 +32,31 @@ def seeded_shim(tmp_path_factory):
     server = vpetest.Shim(tmp_path, state_dir=state_dir)
     yield server, state_dir
     server.stop()
+
+
+POOL = vpetest.PREFIX + 'metrics-pool'
+
+
+def remove_pool(name=POOL):
+    """Stop and undefine the test pool if it exists; its files stay."""
+    conn = libvirt.open(vpetest.SYSTEM_URI)
+    try:
+        pool = conn.storagePoolLookupByName(name)
+        if pool.isActive():
+            pool.destroy()
+        if pool.isPersistent():
+            pool.undefine()
+    except libvirt.libvirtError:
+        pass
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def metrics_pool():
+    remove_pool()
+    yield POOL
+    remove_pool()
 
 
 def assert_problem(resp, status, field=None, words=None):
@@ -149,17 +174,17 @@ def test_prometheus_text_parses_back_and_matches_the_api(seeded_shim, domains):
         assert fam.type == 'gauge' and fam.documentation
 
 
-def test_prometheus_exports_pools_and_no_host_gauges_without_a_store(shim, tmp_path, test_pools):  # noqa: F811
+def test_prometheus_exports_pools_and_no_host_gauges_without_a_store(shim, tmp_path, metrics_pool):
     pool_dir = tmp_path / 'pool'
     pool_dir.mkdir()
     (pool_dir / 'disk.img').write_bytes(b'\1' * (16 * MIB))
     made = shim.request('POST', '/hypervisor/pools', data=json.dumps(
-        {'pool': {'name': vpetest.PREFIX + 'metrics', 'path': str(pool_dir), 'max_gb': 3}}),
+        {'pool': {'name': metrics_pool, 'path': str(pool_dir), 'max_gb': 3}}),
         headers={'Content-Type': 'application/json'})
     assert made.status_code == 200, made.text
     fams = families(shim.request('GET', '/metrics', token='read').text)
     listed = dict((p['name'], p) for p in shim.request('GET', '/hypervisor/pools').json()['pools'])
-    mine = listed[vpetest.PREFIX + 'metrics']
+    mine = listed[metrics_pool]
     assert value(fams, 'vpe_pool_max_bytes', pool=mine['name']) == 3 * GIB
     assert value(fams, 'vpe_pool_used_bytes', pool=mine['name'], uuid=mine['uuid']) == mine['used_gb'] * GIB
     assert mine['used_gb'] > 0
