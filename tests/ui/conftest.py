@@ -37,8 +37,8 @@ def seeded_shim(tmp_path_factory):
     workdir = tmp_path_factory.mktemp('ui')
     state_dir = workdir / 'state'
     now = time.time()
-    first, _ = metrics_ranges.range_bounds('lastmonth', now)
-    yesterday, _ = metrics_ranges.range_bounds('yesterday', now)
+    first = metrics_ranges.range_bounds('lastmonth', now)[0]
+    yesterday = metrics_ranges.range_bounds('yesterday', now)[0]
     gap = (yesterday + GAP_HOURS[0] * 3600, yesterday + GAP_HOURS[1] * 3600)
     metricstest.seed(state_dir, first, now, gaps=[gap], values=plausible)
     shim = vpetest.Shim(workdir, state_dir=state_dir)
