@@ -42,14 +42,17 @@ class CollectorError(Exception):
 def _lock(state_dir):
     """Hold the collector lock of state_dir for the life of the process."""
     path = os.path.join(state_dir, LOCK_FILE)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    except OSError as exc:
+        raise CollectorError('cannot open %s: %s' % (path, exc.strerror))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         os.close(fd)
         if exc.errno in (errno.EAGAIN, errno.EACCES):
             raise CollectorError('another collector already runs on %s' % state_dir)
-        raise
+        raise CollectorError('cannot lock %s: %s' % (path, exc.strerror))
     return fd
 
 

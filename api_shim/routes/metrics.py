@@ -16,17 +16,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from ansible_collections.vpe.hypervisor.api_shim.http import json_response, query_params
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, quota, usage
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
-
-try:  # the pool services arrive separately; /metrics exports them once they are there
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import pools as pool_service
-except ImportError:
-    pool_service = None
-try:
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool as image_pool_service
-except ImportError:
-    image_pool_service = None
+from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, metrics, pools, quota, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Unavailable
 
 KEY = 'metrics'
 # The classic text format every Prometheus version scrapes (newer clients announce 1.0.0).
@@ -80,9 +71,9 @@ class ScrapeCollector(object):
         try:
             used = ctx.run(usage.read)
             limits = ctx.run(quota.read)
-            pools = ctx.run(pool_service.read) if pool_service is not None else []
-            image = ctx.run(image_pool_service.read) if image_pool_service is not None else None
-        except VpeError:
+            listed = ctx.run(pools.read)
+            image = ctx.run(image_pool.read)
+        except Unavailable:
             return [_gauge('vpe_libvirt_up', 'Whether libvirt answered this scrape', 0)]
         out = [
             _gauge('vpe_libvirt_up', 'Whether libvirt answered this scrape', 1),
@@ -97,17 +88,16 @@ class ScrapeCollector(object):
             _gauge('vpe_quota_memory_max_bytes', 'Quota: memory that may be allocated',
                    limits['memory_max_mb'] * MIB),
         ]
-        if pool_service is not None:
-            used_family = GaugeMetricFamily('vpe_pool_used_bytes', 'Bytes on disk of a volume pool (from used_gb)',
-                                            labels=['pool', 'uuid'])
-            max_family = GaugeMetricFamily('vpe_pool_max_bytes', 'Capacity limit of a volume pool (from max_gb)',
-                                           labels=['pool', 'uuid'])
-            for pool in pools:
-                used_family.add_metric([pool['name'], pool['uuid']], float(pool['used_gb']) * GIB)
-                if pool.get('max_gb') is not None:
-                    max_family.add_metric([pool['name'], pool['uuid']], float(pool['max_gb']) * GIB)
-            out.extend([used_family, max_family])
-        if image is not None and image.get('path'):
+        used_family = GaugeMetricFamily('vpe_pool_used_bytes', 'Bytes on disk of a volume pool (from used_gb)',
+                                        labels=['pool', 'uuid'])
+        max_family = GaugeMetricFamily('vpe_pool_max_bytes', 'Capacity limit of a volume pool (from max_gb)',
+                                       labels=['pool', 'uuid'])
+        for pool in listed:
+            used_family.add_metric([pool['name'], pool['uuid']], float(pool['used_gb']) * GIB)
+            if pool.get('max_gb') is not None:
+                max_family.add_metric([pool['name'], pool['uuid']], float(pool['max_gb']) * GIB)
+        out.extend([used_family, max_family])
+        if image.get('path'):
             out.append(_gauge('vpe_image_pool_used_bytes', 'Bytes on disk of the image pool (from used_gb)',
                               float(image['used_gb']) * GIB))
             if image.get('max_gb') is not None:

@@ -193,3 +193,21 @@ def test_prometheus_exports_pools_and_no_host_gauges_without_a_store(shim, tmp_p
     again = families(shim.request('GET', '/metrics', token='read').text)
     assert sorted(again) == sorted(fams)
     assert len(again['vpe_usages_instances'].samples) == 1
+
+
+def test_scrape_without_libvirt_still_answers_with_host_gauges(tmp_path):
+    state_dir = tmp_path / 'state'
+    now = int(time.time())
+    seed(state_dir, now - 3600, now + 1)
+    server = vpetest.Shim(tmp_path, uri='qemu:///system?socket=%s' % (tmp_path / 'no-such.sock'), state_dir=state_dir)
+    try:
+        resp = server.request('GET', '/metrics', token='read')
+        assert resp.status_code == 200, resp.text
+        fams = families(resp.text)
+        assert value(fams, 'vpe_libvirt_up') == 0
+        assert value(fams, 'vpe_host_memory_used_bytes') == metrics.latest(str(state_dir))['memory'] * MIB
+        assert 'vpe_usages_instances' not in fams
+        assert_problem(server.request('GET', '/hypervisor/usages', token='read'), 503)
+        assert server.request('GET', '/hypervisor/metrics', token='read').status_code == 200
+    finally:
+        server.stop()

@@ -101,6 +101,21 @@ def test_a_restart_gives_no_rate_across_the_gap_and_keeps_the_store(tmp_path):
     assert 0 < sums['cpu_s'] < 4
 
 
+def test_a_killed_collector_leaves_a_sound_store_and_the_next_one_carries_on(tmp_path):
+    state_dir = tmp_path / 'state'
+    first = collect(state_dir)
+    wait_for_samples(state_dir, 3, first)
+    first.kill()  # SIGKILL: no chance to close anything
+    first.wait(20)
+    before = totals(state_dir)['mem_n']
+    second = collect(state_dir, '--count', '2')
+    assert second.wait(30) == 0, second.communicate()[0]
+    conn = sqlite3.connect(db_path(str(state_dir)))
+    assert conn.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+    conn.close()
+    assert totals(state_dir)['mem_n'] == before + 2
+
+
 def test_one_collector_per_state_dir(tmp_path):
     state_dir = tmp_path / 'state'
     first = collect(state_dir)
