@@ -11,6 +11,9 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store impor
 @contextlib.contextmanager
 def local_zone(name):
     """Run the block with the process's local time zone set to `name` (TZ + tzset)."""
+    # glibc falls back to UTC for an unknown zone, which would make DST tests lie.
+    assert name == 'UTC' or os.path.exists(os.path.join('/usr/share/zoneinfo', name)), \
+        'time zone %s is missing: install tzdata' % name
     old = os.environ.get('TZ')
     os.environ['TZ'] = name
     time.tzset()

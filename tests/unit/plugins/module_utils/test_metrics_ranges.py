@@ -167,3 +167,13 @@ def test_bad_step_names_the_rule(step):
         metrics.check_query('today', step)
     assert caught.value.field == 'step'
     assert 'multiple of 300 from 300 to 86400' in caught.value.detail
+
+
+def test_a_skipped_midnight_starts_the_day_at_the_first_existing_minute():
+    # Sao Paulo moved its clocks at midnight: 2018-11-04 began at 01:00, and 2019-02-16 had 23:xx twice.
+    with local_zone('America/Sao_Paulo'):
+        spring = ranges.points('yesterday', 300, at(2018, 11, 5, 12))
+        autumn = ranges.points('yesterday', 300, at(2019, 2, 17, 12))
+    assert (len(spring), keys(spring)[0], elapsed(spring)) == (276, '2018-11-04 01:00', 23 * 3600)
+    assert (len(autumn), len(set(keys(autumn))), elapsed(autumn)) == (300, 288, 25 * 3600)
+    assert keys(autumn)[-1] == '2019-02-16 23:55'
