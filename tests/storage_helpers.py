@@ -2,8 +2,10 @@
 removed afterwards without touching their files, a guard that puts the host's
 image store back as it was, and domains with a file disk."""
 
+import json
 import os
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -26,11 +28,16 @@ def remove_pool(conn, name):
         pool.undefine()
 
 
-def remove_test_pools(uri=vpetest.SYSTEM_URI):
+# Name families of the storage tests and the bench; the per-test fixture
+# removes only these, so it never pulls a pool from under another test run.
+OWN_PREFIXES = tuple(vpetest.PREFIX + family for family in ('st-', 'api-', 'pb-', 'bench-'))
+
+
+def remove_test_pools(uri=vpetest.SYSTEM_URI, prefixes=(vpetest.PREFIX,)):
     conn = libvirt.open(uri)
     try:
         for pool in conn.listAllStoragePools(0):
-            if pool.name().startswith(vpetest.PREFIX):
+            if pool.name().startswith(tuple(prefixes)):
                 remove_pool(conn, pool.name())
     finally:
         conn.close()
@@ -100,12 +107,25 @@ def define_domain_with_disk(conn, suffix, source_file=None, source_pool=None, vo
     return conn.defineXML(ET.tostring(dom, encoding='unicode'))
 
 
+def module_task(module, state_dir, register, args, extra=''):
+    """One registered, ignore_errors task of a vpe.hypervisor module with JSON-quoted args."""
+    lines = ''.join('\n        %s: %s' % (k, json.dumps(v)) for k, v in args.items())
+    return '''
+    - name: {register}
+      vpe.hypervisor.{module}:
+        state_dir: {state_dir}{lines}
+      register: {register}
+      ignore_errors: true
+      {extra}
+    '''.format(module=module, state_dir=state_dir, register=register, lines=lines, extra=extra)
+
+
 @pytest.fixture
-def test_pools():
-    """Removes every vpetest- pool after the test (files stay), and any a crash left before it."""
-    remove_test_pools()
+def storage_cleanup():
+    """Removes the storage tests' pools after the test (files stay), and any a crash left before it."""
+    remove_test_pools(prefixes=OWN_PREFIXES)
     yield
-    remove_test_pools()
+    remove_test_pools(prefixes=OWN_PREFIXES)
 
 
 @pytest.fixture
@@ -147,12 +167,36 @@ def remove_test_image_store(uri=vpetest.SYSTEM_URI):
         except libvirt.libvirtError:
             return
         path = ET.fromstring(pool.XMLDesc(0)).findtext('target/path') or ''
-        if '/pytest-of-' in path:
+        if '/pytest-of-' in path and not _fresh(path):
             remove_pool(conn, IMAGE_STORE)
     finally:
         conn.close()
 
 
-def remove_leftovers():
-    remove_test_pools()
-    remove_test_image_store()
+LEFTOVER_AGE = 600  # seconds; a test's pool lives for seconds
+
+
+def _fresh(path):
+    try:
+        return time.time() - os.stat(path).st_mtime < LEFTOVER_AGE
+    except OSError:
+        return False
+
+
+def remove_leftovers(uri=vpetest.SYSTEM_URI):
+    """At session start: vpetest- pools a crashed run left behind (files kept).
+
+    Several engineers share one libvirtd, so a pool whose directory is still
+    fresh may belong to a run in progress: only pools whose directory is gone
+    or unchanged for LEFTOVER_AGE seconds are removed.
+    """
+    conn = libvirt.open(uri)
+    try:
+        for pool in conn.listAllStoragePools(0):
+            if not pool.name().startswith(vpetest.PREFIX):
+                continue
+            if not _fresh(ET.fromstring(pool.XMLDesc(0)).findtext('target/path') or ''):
+                remove_pool(conn, pool.name())
+    finally:
+        conn.close()
+    remove_test_image_store(uri)

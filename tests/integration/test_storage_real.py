@@ -9,12 +9,12 @@ import pytest
 import vpetest
 from storage_helpers import (  # noqa: F401  (fixtures)
     allocated, define_domain_with_disk, image_store_guard, libvirt_conn, pool_info, pool_names, pool_path,
-    sparse, test_pools, tree_snapshot, virsh)
+    sparse, storage_cleanup, tree_snapshot, virsh)
 from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools, storage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, NotFound, VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
 
-pytestmark = [pytest.mark.libvirtd, pytest.mark.usefixtures('test_pools')]
+pytestmark = [pytest.mark.libvirtd, pytest.mark.usefixtures('storage_cleanup')]
 
 P = vpetest.PREFIX
 
