@@ -122,10 +122,13 @@ def day_start(day):
     return epoch
 
 
-def day_points(day, step):
-    """[(key, start epoch, end epoch)] of the points of one local day, in time order."""
-    start = day_start(day)
-    end = day_start(day + datetime.timedelta(days=1))
+def day_points(day, step, start=None, end=None):
+    """[(key, start epoch, end epoch)] of the points of one local day, in time order.
+
+    `start` and `end` are the day's and the next day's day_start, when known.
+    """
+    start = day_start(day) if start is None else start
+    end = day_start(day + datetime.timedelta(days=1)) if end is None else end
     if end - start == DAY and time.localtime(start).tm_gmtoff == time.localtime(end).tm_gmtoff:
         # No clock change: keys are plain arithmetic on the wall clock.
         prefix = day.strftime('%Y-%m-%d ')
@@ -148,12 +151,15 @@ def points(q, step, now):
     first, stop = period(q, now)
     out = []
     day = first
-    while day < stop:
-        for point in day_points(day, step):
+    start = day_start(day)
+    while day < stop and start <= now:
+        following = day + datetime.timedelta(days=1)
+        end = day_start(following)
+        for point in day_points(day, step, start, end):
             if point[1] > now:
                 return out
             out.append(point)
-        day += datetime.timedelta(days=1)
+        day, start = following, end
     return out
 
 
