@@ -345,16 +345,19 @@ def read_nmcli_profiles():
     return profiles
 
 
+def _split(value):
+    return [x.strip() for x in (value or '').split(',') if x.strip() and x.strip() != '--']
+
+
 def read_nmcli():
     profiles = read_nmcli_profiles()
     bridge, port = profiles.get(NM_BRIDGE), profiles.get(NM_PORT)
     if not bridge or not port:
         return None
-    split = lambda v: [x.strip() for x in (v or '').split(',') if x.strip() and x.strip() != '--']  # noqa: E731
     return BridgeConfig(bridge.get('connection.interface-name'), port.get('connection.interface-name'),
                         (bridge.get('bridge.mac-address') or '').lower() or None,
-                        split(bridge.get('ipv4.addresses')) + split(bridge.get('ipv6.addresses')),
-                        split(bridge.get('ipv4.gateway')) + split(bridge.get('ipv6.gateway')),
+                        _split(bridge.get('ipv4.addresses')) + _split(bridge.get('ipv6.addresses')),
+                        _split(bridge.get('ipv4.gateway')) + _split(bridge.get('ipv6.gateway')),
                         bridge.get('ipv4.method') == 'auto')
 
 
