@@ -82,7 +82,8 @@ def read_json_body(required=True):
     except ValueError:
         raise InvalidInput('Content-Length %r is not a number' % length_header, field='Content-Length')
     if length > MAX_BODY:
-        raise PayloadTooLarge('request body of %d bytes is over the %d byte limit' % (length, MAX_BODY))
+        raise PayloadTooLarge('request body of %d bytes is over the %d byte limit' % (length, MAX_BODY),
+                              field='body')
     if length == 0 and not chunked:
         if required:
             raise InvalidInput('a JSON body is required', field='body')
@@ -93,11 +94,13 @@ def read_json_body(required=True):
                                    field='Content-Type')
     raw = environ['wsgi.input'].read(MAX_BODY + 1 if chunked else length)
     if len(raw) > MAX_BODY:
-        raise PayloadTooLarge('request body is over the %d byte limit' % MAX_BODY)
+        raise PayloadTooLarge('request body is over the %d byte limit' % MAX_BODY, field='body')
     try:
         return json.loads(raw.decode('utf-8'))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput('body is not valid JSON: %s' % exc, field='body')
+    except RecursionError:  # '[[[[...' nested deeper than the parser's stack, yet under 64 KiB
+        raise InvalidInput('body is not valid JSON: nested too deeply', field='body')
 
 
 def read_envelope(key, required=True):

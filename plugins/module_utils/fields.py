@@ -17,7 +17,7 @@ import re
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
 
 INT_MAX = 2 ** 31 - 1
-IFNAME_RE = r'^[A-Za-z0-9_.-]{1,15}$'
+IFNAME_RE = r'^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$'  # Linux refuses the names . and ..
 POOL_NAME_RE = r'^(?!\.)[A-Za-z0-9_.-]{1,64}$'
 
 
@@ -51,9 +51,9 @@ FIELDS = {
     },
     'network': {
         'bridge': Rule('str', 'Linux bridge the VMs attach to.', pattern=IFNAME_RE,
-                       pattern_text='1-15 characters of A-Z a-z 0-9 _ . -'),
+                       pattern_text='1-15 characters of A-Z a-z 0-9 _ . -, not "." or ".."'),
         'bridge_interface': Rule('str', 'NIC or bond enslaved to the bridge.', pattern=IFNAME_RE,
-                                 pattern_text='1-15 characters of A-Z a-z 0-9 _ . -'),
+                                 pattern_text='1-15 characters of A-Z a-z 0-9 _ . -, not "." or ".."'),
     },
     'image-pool': {
         'path': Rule('path', 'Absolute path of an existing directory for images.', max_length=4096),
@@ -115,7 +115,8 @@ def check_field(resource, name, value):
             raise InvalidInput('%s must be an absolute path, got %r' % (name, value), field=name)
     if rule.max_length is not None and len(value) > rule.max_length:
         raise InvalidInput('%s must be at most %d characters' % (name, rule.max_length), field=name)
-    if rule.pattern is not None and not rule.pattern.match(value):
+    # fullmatch: with match(), '$' also matches before a trailing newline ('pool1\n').
+    if rule.pattern is not None and not rule.pattern.fullmatch(value):
         raise InvalidInput('%s must be %s, got %r' % (name, rule.pattern_text, value), field=name)
     if rule.choices is not None and value not in rule.choices:
         raise InvalidInput('%s must be one of %s, got %r' % (name, ', '.join(rule.choices), value), field=name)
