@@ -206,41 +206,59 @@ def _dom_bridge(dom, flags=0):
     return ET.fromstring(dom.XMLDesc(flags)).find('./devices/interface/source').get('bridge')
 
 
-def test_bridge_change_with_a_running_guest_needs_force_and_moves_it(system_ctx, rootveth):
-    """In the root namespace (where libvirtd puts the guest's tap), on test-made links only."""
+def _network_domain_xml(name, network_name):
+    dom = ET.fromstring(vpetest.domain_xml(name))
+    iface = ET.SubElement(dom.find('devices'), 'interface', type='network')
+    ET.SubElement(iface, 'source', network=network_name)
+    return ET.tostring(dom, encoding='unicode')
+
+
+def _tap(dom):
+    return ET.fromstring(dom.XMLDesc(0)).find('./devices/interface/target').get('dev')
+
+
+def test_bridge_change_with_running_guests_needs_force_and_moves_them(system_ctx, rootveth):
+    """In the root namespace (where libvirtd puts the guests' taps), on test-made links only.
+    One guest names the bridge, the other the libvirt network."""
     old, new = rootveth.bridges
     name = vpetest.PREFIX + rootveth.tag
     kwargs = dict(libvirt_network=name, persist_method='none')
     network.apply(system_ctx, {'bridge': old, 'bridge_interface': rootveth.port}, **kwargs)
     conn = libvirt.open(vpetest.SYSTEM_URI)
-    domname = vpetest.PREFIX + 'net-' + rootveth.tag
+    by_bridge = vpetest.PREFIX + 'net-' + rootveth.tag
+    by_network = vpetest.PREFIX + 'nn-' + rootveth.tag
     try:
-        dom = conn.defineXML(nh.bridged_domain_xml(domname, old))
+        dom = conn.defineXML(nh.bridged_domain_xml(by_bridge, old))
         dom.create()
-        tap = ET.fromstring(dom.XMLDesc(0)).find('./devices/interface/target').get('dev')
-        assert network_live.LiveState.read().link(tap).master == old
+        ndom = conn.createXML(_network_domain_xml(by_network, name), 0)
+        tap, ntap = _tap(dom), _tap(ndom)
+        state = network_live.LiveState.read()
+        assert state.link(tap).master == old and state.link(ntap).master == old
         assert network.read(system_ctx, libvirt_network=name) == {'bridge': old, 'bridge_interface': rootveth.port}
 
         with pytest.raises(Conflict) as err:
             network.apply(system_ctx, {'bridge': new}, **kwargs)
-        assert err.value.field == 'bridge' and err.value.extra['domains'] == [domname]
-        assert domname in err.value.detail and 'use force' in err.value.detail
+        assert err.value.field == 'bridge' and err.value.extra['domains'] == sorted([by_bridge, by_network])
+        assert by_bridge in err.value.detail and 'use force' in err.value.detail
         assert network_live.LiveState.read().link(new) is None
 
         plan = network.apply(system_ctx, {'bridge': new}, check_mode=True, force=True, **kwargs)
         assert 'move interface %s' % tap in ' '.join(plan.actions)
+        assert 'move interface %s' % ntap in ' '.join(plan.actions)
 
         moved = network.apply(system_ctx, {'bridge': new}, force=True, **kwargs)
         assert moved.changed and moved.after == {'bridge': new, 'bridge_interface': rootveth.port}
         state = network_live.LiveState.read()
-        assert state.link(tap).master == new
+        assert state.link(tap).master == new and state.link(ntap).master == new
         assert state.link(rootveth.port).master == new
         assert _dom_bridge(dom) == new
         assert _dom_bridge(dom, libvirt.VIR_DOMAIN_XML_INACTIVE) == new
-        assert libvirt_net(name)['bridge'] == new
+        assert libvirt_net(name) == {'bridge': new, 'forward': 'bridge', 'active': True, 'autostart': True}
         assert network.read(system_ctx, libvirt_network=name) == moved.after
+        assert network.apply(system_ctx, {'bridge': new}, **kwargs).changed is False
     finally:
-        vpetest.remove_domain(conn, domname)
+        vpetest.remove_domain(conn, by_bridge)
+        vpetest.remove_domain(conn, by_network)
         conn.close()
 
 
