@@ -63,8 +63,7 @@ class ScrapeCollector(object):
         for series, name, doc, factor in HOST_GAUGES:
             if values[series] is not None:
                 yield _gauge(name, doc, values[series] * factor)
-        for family in self._libvirt_families():
-            yield family
+        yield from self._libvirt_families()
 
     def _libvirt_families(self):
         ctx = self.ctx

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Metrics benchmark: query time of every range against a 62-day store (in
 the service and over HTTP), the store's bytes per month, and the collector's
 CPU cost per sample, extrapolated to the default 60 s interval.
@@ -44,7 +43,7 @@ def timed(fn, runs, cpu=None):
     fn()  # warm up (imports, page cache)
     times = []
     cpus = []
-    for _ in range(runs):
+    for _run in range(runs):
         started = time.perf_counter()
         cpu_started = time.process_time()
         fn()
@@ -175,8 +174,8 @@ def main():
         print()
         per_sample, measured, rss = bench_collector(Path(tmp) / 'collector', args.samples)
         percent = per_sample / DEFAULT_INTERVAL * 100
-        print('collector: %.2f ms CPU per sample over %d samples (RSS %.1f MiB)' % (per_sample * 1000, measured,
-                                                                                  rss / 2 ** 20))
+        print('collector: %.2f ms CPU per sample over %d samples (RSS %.1f MiB)'
+              % (per_sample * 1000, measured, rss / 2 ** 20))
         print('  at the default %d s interval: %.3f s CPU per hour = %.4f%% of one core (goal < %.1f%%)'
               % (DEFAULT_INTERVAL, per_sample * 3600 / DEFAULT_INTERVAL, percent, GOAL_COLLECTOR_PERCENT))
         if percent >= GOAL_COLLECTOR_PERCENT:

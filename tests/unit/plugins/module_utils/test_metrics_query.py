@@ -127,9 +127,9 @@ def test_without_a_store_everything_is_null_and_nothing_is_created(tmp_path):
 def test_read_is_the_latest_point_and_facts_carry_it(tmp_path, test_ctx, state_dir):
     with local_zone('UTC'):
         store = MetricsStore(str(state_dir), create=True)
-        store.conn.execute('INSERT INTO buckets VALUES %s' % (bucket_row(at(2026, 11, 27, 9, 55), cpu=12.345, memory=2048,
-                                                                       net_in=10.4, net_out=20, disk_read=0,
-                                                                       disk_write=4096.6),))
+        latest_row = bucket_row(at(2026, 11, 27, 9, 55), cpu=12.345, memory=2048, net_in=10.4, net_out=20,
+                                disk_read=0, disk_write=4096.6)
+        store.conn.execute('INSERT INTO buckets VALUES %s' % (latest_row,))
         store.conn.execute('INSERT INTO buckets VALUES %s' % (bucket_row(at(2026, 11, 27, 9, 50), cpu=99),))
         store.close()
         expected = {'time': '2026-11-27 09:55', 'cpu': 12.35, 'memory': 2048, 'network_in': 10, 'network_out': 20,
@@ -152,7 +152,7 @@ def test_store_is_wal_and_prunes_only_what_is_past_retention(tmp_path):
         removed = store.prune(cutoff)
         kept = store.rows(0, now + 1)
         store.close()
-        assert removed == len([b for b in range(now - 70 * 86400 - (now % 300), cutoff, 300)])
+        assert removed == len(range(now - 70 * 86400 - (now % 300), cutoff, 300))
         assert kept[0][0] >= cutoff and len(kept) >= 62 * 288
         assert len(metrics.query(FakeStateCtx(tmp_path), 'lastmonth', now=now)['cpu']['datas']) == 31 * 12
         assert None not in metrics.query(FakeStateCtx(tmp_path), 'lastmonth', now=now)['cpu']['datas'].values()

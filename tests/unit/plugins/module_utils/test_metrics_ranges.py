@@ -39,7 +39,7 @@ def test_today_runs_from_midnight_to_the_point_holding_now(utc):
     assert pts[-1][1] <= now < pts[-1][2]
     # exactly at a boundary the new point has begun
     assert keys(ranges.points('today', 300, at(2026, 11, 27, 14, 50)))[-1] == '2026-11-27 14:50'
-    assert keys(ranges.points('today', 300, at(2026, 11, 27)))== ['2026-11-27 00:00']
+    assert keys(ranges.points('today', 300, at(2026, 11, 27))) == ['2026-11-27 00:00']
 
 
 def test_yesterday_is_a_whole_day(utc):
