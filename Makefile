@@ -8,7 +8,7 @@ LINK := $(COLLECTIONS)/ansible_collections/vpe/hypervisor
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help venv link libvirtd test unit integration playbooks api ui sanity compat docs changelog demo demo-clean clean bench-metrics
+.PHONY: help venv link libvirtd test unit integration playbooks api ui sanity compat docs changelog demo demo-clean clean bench-metrics bench-pools
 
 help:
 	@echo "make demo    set up and start a shim on this host's libvirt, show it answering"
@@ -74,6 +74,11 @@ demo-clean:
 # Not part of `make test`: query time per range on a 62-day store, collector CPU, store size.
 bench-metrics: venv link libvirtd
 	$(PY) bench/metrics/bench_metrics.py
+
+# 20 pools x 500 volumes: GET /hypervisor/pools and vpe_facts against du -s and
+# community.libvirt's virt_pool (peer venv bench/out/.venv-peer); writes bench/README.md.
+bench-pools: venv link libvirtd
+	$(PY) bench/pools/bench_pools.py
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .sanity .pytest_cache tests/output
