@@ -79,6 +79,21 @@ def test_apply_moves_address_and_routes_to_the_bridge_and_host_stays_reachable(s
     assert second.before == second.after == WANT
 
 
+def test_renaming_the_bridge_carries_port_addresses_and_routes_over(system_ctx, topo, netname, tmp_path):
+    apply(system_ctx, topo, netname, persist_method='networkd', persist_root=str(tmp_path))
+    renamed = apply(system_ctx, topo, netname, {'bridge': 'br200'}, persist_method='networkd',
+                    persist_root=str(tmp_path))
+    assert renamed.before == WANT and renamed.after == {'bridge': 'br200', 'bridge_interface': 'eth0'}
+    assert 'enslave eth0 to bridge br200 (out of br100)' in renamed.actions
+    assert 'move address 192.0.2.10/24 from br100 to br200' in renamed.actions
+    assert topo.links()['eth0']['master'] == 'br200'
+    assert topo.addresses('br200') == sorted([nh.HOST_V4, nh.HOST_V6]) and topo.addresses('br100') == []
+    assert topo.default_routes() == sorted([(nh.PEER_V4, 'br200'), (nh.PEER_V6, 'br200')])
+    assert topo.ping() and topo.ping(nh.PEER_V6)
+    assert libvirt_net(netname)['bridge'] == 'br200'
+    assert network_persist.read_networkd(str(tmp_path)).bridge == 'br200'
+
+
 def test_check_mode_lists_the_steps_and_touches_nothing(system_ctx, topo, netname, tmp_path):
     root = tmp_path / 'root'
     root.mkdir()
