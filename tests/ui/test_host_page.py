@@ -166,3 +166,30 @@ def test_wrong_token_shows_the_apis_message_and_keeps_nothing(seeded_shim, brows
     by_id(browser, 'login').submit()
     wait_for(browser, loaded, 'the host')
     assert not by_id(browser, 'error').is_displayed()
+
+
+def test_a_route_this_shim_does_not_serve_shows_not_available(seeded_shim, browser):
+    """An older shim without the storage or metrics routes answers them 404:
+    the page says so in their place and still shows everything else. The
+    browser is made to see that 404 for two routes (the real shim serves them)."""
+    shim, _gap = seeded_shim
+    missing = ['/hypervisor/pools', '/hypervisor/metrics?']
+    script = browser.execute_cdp_cmd('Page.addScriptToEvaluateOnNewDocument', {'source': '''
+        (function () {
+          var real = window.fetch, missing = %s;
+          window.fetch = function (url, opts) {
+            if (missing.some(function (m) { return String(url).indexOf(m) === 0; })) {
+              return real('/hypervisor/no-such-route', opts);
+            }
+            return real(url, opts);
+          };
+        })();''' % json.dumps(missing)})
+    try:
+        open_page(browser, shim, shim.read_token)
+        wait_for(browser, loaded, 'the host')
+        assert by_id(browser, 'metrics-note').text == 'metrics: not available on this shim'
+        assert by_id(browser, 'charts').get_attribute('data-state') == 'unavailable'
+        assert 'not available' in by_id(browser, 'storage').text
+        assert int(by_id(browser, 'cpu_total').text) >= 1  # the rest is there
+    finally:
+        browser.execute_cdp_cmd('Page.removeScriptToEvaluateOnNewDocument', {'identifier': script['identifier']})
