@@ -3,12 +3,16 @@ through Selenium) against a shim on the real libvirtd with a seeded metrics
 store: the numbers equal the API's, every chart draws its series with the
 store's gap, and a wrong token gets a clear message."""
 
+import base64
 import json
+import os
 import shutil
 import tempfile
 
+import libvirt
 import pytest
 
+import storage_helpers
 import vpetest
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd, pytest.mark.slow]
@@ -16,6 +20,7 @@ pytestmark = [pytest.mark.api, pytest.mark.libvirtd, pytest.mark.slow]
 CHROMIUM = '/usr/bin/chromium'
 CHROMEDRIVER = '/usr/bin/chromedriver'
 OUTPUT = vpetest.REPO / 'tests' / 'output' / 'ui'
+POOL = vpetest.PREFIX + 'ui-pool'
 SERIES = ('cpu', 'memory', 'network_in', 'network_out', 'disk_read', 'disk_write')
 FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -85,7 +90,38 @@ def api_runs(datas):
     return runs + ([count] if count else [])
 
 
-def test_page_shows_the_api_numbers_and_draws_every_series_with_its_gap(seeded_shim, browser, domains):
+@pytest.fixture
+def ui_pool(seeded_shim, tmp_path):
+    """A real volume pool made through the API (with 200 MiB on disk), removed after."""
+    shim = seeded_shim[0]
+    path = tmp_path / 'pool'
+    path.mkdir()
+    with open(path / 'disk0.img', 'wb') as handle:
+        os.posix_fallocate(handle.fileno(), 0, 200 * 1024 * 1024)
+    made = shim.request('POST', '/hypervisor/pools', headers={'Content-Type': 'application/json'},
+                        data=json.dumps({'pool': {'name': POOL, 'path': str(path), 'max_gb': 20}}))
+    assert made.status_code == 200, made.text
+    yield made.json()['pool']
+    shim.request('DELETE', '/hypervisor/pools/%s' % made.json()['pool']['uuid'])
+    conn = libvirt.open(vpetest.SYSTEM_URI)
+    try:
+        storage_helpers.remove_pool(conn, POOL)
+    finally:
+        conn.close()
+
+
+def full_page_screenshot(driver, path):
+    """The whole page, not only the window (Chromium's own capture beyond the viewport)."""
+    width, height = driver.execute_script(
+        'return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]')
+    shot = driver.execute_cdp_cmd('Page.captureScreenshot', {
+        'format': 'png', 'captureBeyondViewport': True,
+        'clip': {'x': 0, 'y': 0, 'width': width, 'height': min(height, 6000), 'scale': 1}})
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot['data']))
+
+
+def test_page_shows_the_api_numbers_and_draws_every_series_with_its_gap(seeded_shim, browser, domains, ui_pool):
     from selenium.webdriver.support.ui import Select
 
     shim, _gap = seeded_shim
@@ -116,6 +152,12 @@ def test_page_shows_the_api_numbers_and_draws_every_series_with_its_gap(seeded_s
         'return Array.prototype.map.call(document.querySelectorAll("#storage-rows tr"),'
         ' function (r) { return r.getAttribute("data-kind"); });')
     assert rows[0] == 'image-pool'
+    cells = browser.execute_script(
+        'var out = null, name = arguments[0]; document.querySelectorAll("#storage-rows tr").forEach(function (r) {'
+        ' if (r.cells[0].textContent === name) { out = Array.prototype.map.call(r.cells,'
+        ' function (c) { return c.textContent; }); } }); return out;', POOL)
+    listed = [p for p in shim.request('GET', '/hypervisor/pools', token='read').json()['pools'] if p['name'] == POOL][0]
+    assert cells[:4] == [POOL, listed['path'], str(listed['used_gb']), '20'] and listed['used_gb'] > 0
 
     # today (the default) draws every series; yesterday shows the store's gap
     today = chart_runs(browser)
@@ -144,8 +186,7 @@ def test_page_shows_the_api_numbers_and_draws_every_series_with_its_gap(seeded_s
         'return performance.getEntriesByType("resource").map(function (e) { return e.name; });')
     assert resources and all(url.startswith(shim.url + '/') for url in resources), resources
 
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(OUTPUT / 'host-page.png'))
+    full_page_screenshot(browser, OUTPUT / 'host-page.png')
     assert (OUTPUT / 'host-page.png').stat().st_size > 20000
 
 
