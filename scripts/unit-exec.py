@@ -115,15 +115,29 @@ def start(unit, pidfile, logfile):
             sys.stderr.write(log.read())
         raise SystemExit('%s exited at once with status %s' % (unit, proc.returncode))
     with open(pidfile, 'w') as handle:
-        handle.write('%d\n' % proc.pid)
+        handle.write('%d %s\n' % (proc.pid, start_time(proc.pid)))
     print(json.dumps({'pid': proc.pid, 'user': info['user'], 'argv': info['argv']}))
 
 
+def start_time(pid):
+    """Field 22 of /proc/PID/stat: tells a process from a later one with the same pid."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def stop(pidfile):
+    """Stop the process `start` recorded, and only that one (not a later holder of its pid)."""
     try:
         with open(pidfile) as handle:
-            pid = int(handle.read().strip())
+            pid, started = handle.read().split()
+        pid = int(pid)
     except (OSError, ValueError):
+        return
+    if start_time(pid) != started:
+        os.unlink(pidfile)
         return
     try:
         os.kill(pid, signal.SIGTERM)

@@ -1,0 +1,137 @@
+"""The api_shim role on localhost: files and modes, tokens generated once and
+kept, check mode, a re-run that changes nothing, a changed setting that
+notifies the restart handler, and the units it writes run from their own
+ExecStart (systemd is not PID 1 here) serving HTTP with the generated token
+and sampling metrics."""
+
+import sqlite3
+import stat
+import textwrap
+import time
+
+import pytest
+import requests
+
+import vpetest
+from role_helpers import UnitProcess, recap, run_play, snapshot_source, systemd_analyze_verify
+
+pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd, pytest.mark.slow]
+
+
+def play(root, source, port, extra=''):
+    return textwrap.dedent('''\
+        - name: Deploy the shim
+          hosts: localhost
+          gather_facts: false
+          roles:
+            - role: vpe.hypervisor.api_shim
+              vars:
+                api_shim_port: {port}
+                api_shim_state_dir: {root}/state
+                api_shim_install_dir: {root}/opt
+                api_shim_config_dir: {root}/etc
+                api_shim_unit_dir: {root}/units
+                api_shim_source_dir: {source}
+                api_shim_python: {python}
+                api_shim_manage_packages: false
+                api_shim_collector_interval: 1
+        ''').format(root=root, source=source, port=port, python=vpetest.PYTHON) + textwrap.indent(
+            textwrap.dedent(extra), ' ' * 8)
+
+
+def tokens(path):
+    pairs = [line.split() for line in path.read_text().splitlines() if line and not line.startswith('#')]
+    return dict(pairs)
+
+
+def test_api_shim_role_deploys_a_shim_that_serves_and_samples(tmp_path):
+    root = tmp_path / 'root'
+    source = snapshot_source(tmp_path / 'src')
+    port = vpetest.free_port()
+
+    # check mode on a fresh host: reports changes, writes nothing
+    rc, out = run_play(play(root, source, port), tmp_path, '--check')
+    assert rc == 0, out
+    assert recap(out)['changed'] > 0
+    assert not (root / 'etc').exists() and not (root / 'units').exists()
+
+    rc, out = run_play(play(root, source, port), tmp_path)
+    assert rc == 0, out
+    token_file = root / 'etc' / 'tokens'
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    first = tokens(token_file)
+    assert set(first) == {'admin', 'read'} and all(len(t) == 32 for t in first.values())
+    assert (root / 'opt/ansible_collections/vpe/hypervisor/api_shim/cli.py').is_file()
+    assert 'systemd is not running this host' in out
+
+    # a re-run changes nothing and keeps the generated tokens
+    rc, out = run_play(play(root, source, port), tmp_path)
+    assert rc == 0, out
+    assert recap(out)['changed'] == 0, out
+    assert tokens(token_file) == first
+
+    units = [root / 'units' / 'vpe-shim.service', root / 'units' / 'vpe-collector.service']
+    rc, out = systemd_analyze_verify(*units)
+    assert rc == 0, out
+    shim_unit = units[0].read_text()
+    for setting in ('Restart=on-failure', 'NoNewPrivileges=yes', 'ProtectSystem=strict',
+                    'ReadWritePaths=%s/state' % root, 'PrivateTmp=yes', 'User=root'):
+        assert setting in shim_unit
+
+    procs = [UnitProcess(unit, tmp_path) for unit in units]
+    try:
+        url = 'http://127.0.0.1:%d' % port
+        deadline = time.time() + 30
+        while True:
+            try:
+                requests.get(url + '/healthz', timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.time() < deadline, procs[0].log()
+                time.sleep(0.2)
+        answer = requests.get(url + '/hypervisor/usages', timeout=30,
+                              headers={'Authorization': 'Bearer %s' % first['read']})
+        assert answer.status_code == 200, answer.text
+        assert set(answer.json()['usages']) >= {'cpu_total', 'cpu_used', 'instances'}
+        wrong = requests.get(url + '/hypervisor/usages', timeout=30,
+                             headers={'Authorization': 'Bearer %s' % ('x' * 32)})
+        assert wrong.status_code == 401
+        answer = requests.put(url + '/hypervisor/quota', json={'quota': {'cpu_max': 10000}}, timeout=30,
+                              headers={'Authorization': 'Bearer %s' % first['admin']})
+        assert answer.status_code == 200, answer.text
+
+        # the collector samples into the state dir's SQLite store
+        db = root / 'state' / 'metrics.sqlite3'
+        deadline = time.time() + 30
+        while True:
+            rows = 0
+            if db.exists():
+                with sqlite3.connect(str(db)) as conn:
+                    names = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+                    rows = sum(conn.execute('select count(*) from "%s"' % n).fetchone()[0] for n in names)
+            if rows:
+                break
+            assert time.time() < deadline, procs[1].log()
+            time.sleep(0.5)
+    finally:
+        for proc in procs:
+            proc.stop()
+
+    # changed settings (threads, tokens given as variables) rewrite the unit and
+    # the token file and notify the restart handler
+    given = 'api_shim_threads: 4\napi_shim_tokens: [{scope: admin, token: %s}]\n' % ('a' * 24)
+    rc, out = run_play(play(root, source, port, given), tmp_path)
+    assert rc == 0, out
+    assert 'RUNNING HANDLER [vpe.hypervisor.api_shim : Restart vpe-shim]' in out
+    assert '--threads 4' in units[0].read_text()
+    assert tokens(token_file) == {'admin': 'a' * 24}
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert 'a' * 24 not in out
+
+
+def test_api_shim_role_refuses_plain_http_on_a_public_address(tmp_path):
+    root = tmp_path / 'root'
+    rc, out = run_play(play(root, vpetest.REPO, 8470, 'api_shim_listen_host: 0.0.0.0\n'), tmp_path, '--check')
+    assert rc != 0
+    assert 'needs them or api_shim_insecure' in out
+    assert not root.exists()
