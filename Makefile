@@ -8,12 +8,13 @@ LINK := $(COLLECTIONS)/ansible_collections/vpe/hypervisor
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help venv link libvirtd test unit integration playbooks api ui sanity compat docs changelog demo demo-clean clean bench-metrics bench-pools
+.PHONY: help venv link libvirtd test unit integration playbooks api ui reliability fuzz-long reliability-doc sanity compat docs changelog demo demo-clean clean bench-metrics bench-pools
 
 help:
 	@echo "make demo    set up and start a shim on this host's libvirt, show it answering"
 	@echo "make test    set up everything (libvirtd too, when root on Debian) and run the whole suite"
-	@echo "tiers: unit integration playbooks api ui sanity compat docs changelog"
+	@echo "tiers: unit integration playbooks api ui reliability sanity compat docs changelog"
+	@echo "make fuzz-long   schemathesis with a large budget; make reliability-doc   render docs/reliability.md"
 
 $(VENV)/.installed: requirements-dev.txt
 	@command -v pkg-config >/dev/null && pkg-config --exists libvirt || { \
@@ -50,6 +51,16 @@ api: venv link libvirtd
 
 ui: venv link libvirtd
 	$(PY) -m pytest tests/ui
+
+# fuzzing, bad input, auth, concurrency, SIGKILL crashes, a libvirtd restart (docs/reliability.md)
+reliability: venv link libvirtd
+	$(PY) -m pytest tests/reliability
+
+fuzz-long: venv link libvirtd
+	VPE_FUZZ_EXAMPLES=$${VPE_FUZZ_EXAMPLES:-500} $(PY) -m pytest tests/reliability/test_contract.py -k schemathesis
+
+reliability-doc: venv
+	$(PY) tests/reliability/render_doc.py
 
 sanity: venv
 	scripts/sanity.sh

@@ -4,6 +4,7 @@ counters that docs/reliability.md is rendered from."""
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -34,15 +35,28 @@ def open_path(path):
     return path in OPEN_PATHS or any(path == p or path.startswith(p + '/') for p in OPEN_PREFIXES)
 
 
+TREE = '@TREE@'  # replaced by a test's own directory tree
+# A valid body per operation; each case breaks exactly one thing in it. The
+# network body names an interface that does not exist, so even a validation
+# bug could not reconfigure the host's network.
+BASE_BODIES = {
+    ('PUT', '/hypervisor/quota'): {'cpu_max': 64, 'memory_max_mb': 65536},
+    ('PUT', '/hypervisor/network'): {'bridge': 'vpetrelbr0', 'bridge_interface': 'vpetrelnic0'},
+    ('PUT', '/hypervisor/image-pool'): {'path': TREE + '/images', 'max_gb': 5},
+    ('POST', '/hypervisor/pools'): {'name': REL + '-new', 'path': TREE + '/pools/new', 'max_gb': 5},
+    ('PUT', '/hypervisor/pools/{uuid}'): {'max_gb': 7},
+}
+
 METHODS = ('get', 'put', 'post', 'delete', 'patch')
 SYSTEM_DIRS = ('/bin', '/boot', '/dev', '/etc', '/lib', '/proc', '/run', '/sbin', '/sys', '/usr')
 
 
 # -- the spec and the app -------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
 def load_spec():
-    with open(SPEC_PATH) as handle:
-        return yaml.safe_load(handle)
+    """The parsed spec (cached: callers must not change it)."""
+    return yaml.safe_load(SPEC_PATH.read_text())
 
 
 def resolve(spec, node):
@@ -125,9 +139,15 @@ def assert_problem(resp, status=None, field=None):
 _VOLATILE = re.compile(r'<(capacity|allocation|available)[^>]*>[^<]*</\1>')
 
 
+# Objects of other suites that may run beside this one on a developer's host
+# (other test tiers, the benchmarks). CI runs one suite at a time.
+FOREIGN_PREFIXES = (vpetest.PREFIX, 'vpebench')
+FOREIGN_INTERFACES = ('vb', 'vpetest', 'vpt')
+
+
 def _mine_or_foreign(name):
-    """True for objects this tier must watch: everything but other tests' vpetest- objects."""
-    return not name.startswith(vpetest.PREFIX) or name.startswith(REL)
+    """True for objects this tier must watch: everything but other suites' objects."""
+    return not name.startswith(FOREIGN_PREFIXES) or name.startswith(REL)
 
 
 def _other_tests_pool(xml, mine):
@@ -208,7 +228,7 @@ def system_listing():
 
 
 def interfaces():
-    return sorted(os.listdir('/sys/class/net'))
+    return sorted(n for n in os.listdir('/sys/class/net') if not n.startswith(FOREIGN_INTERFACES))
 
 
 def snapshot(state_dir, *roots):

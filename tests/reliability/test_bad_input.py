@@ -23,20 +23,11 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Inval
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
 
-TREE = '@TREE@'      # replaced by the test's directory tree
+TREE = relkit.TREE    # replaced by the test's directory tree
 UUID = '@UUID@'      # replaced by the uuid of the test's own pool
 RAW = '@RAW@'        # a JSON token spliced in unquoted (NaN, 1e400, ...)
 
-# A valid body per operation; each case breaks exactly one thing in it. The
-# network body names an interface that does not exist, so even a validation
-# bug could not reconfigure the host's network.
-BASE_BODIES = {
-    ('PUT', '/hypervisor/quota'): {'cpu_max': 64, 'memory_max_mb': 65536},
-    ('PUT', '/hypervisor/network'): {'bridge': 'vpetrelbr0', 'bridge_interface': 'vpetrelnic0'},
-    ('PUT', '/hypervisor/image-pool'): {'path': TREE + '/images', 'max_gb': 5},
-    ('POST', '/hypervisor/pools'): {'name': relkit.REL + '-new', 'path': TREE + '/pools/new', 'max_gb': 5},
-    ('PUT', '/hypervisor/pools/{uuid}'): {'max_gb': 7},
-}
+BASE_BODIES = relkit.BASE_BODIES
 
 # Fields a body may not carry on this operation (PUT changes name and max_gb only).
 FORBIDDEN = {('PUT', '/hypervisor/pools/{uuid}'): ('path',)}
@@ -241,6 +232,7 @@ def env(tmp_path_factory):
         env['baseline'] = relkit.snapshot(shim.state_dir, tree)
         yield env
         alive = shim.proc.poll() is None
+        relkit.remove_rel_pools()
         log = shim.output()
     relkit.record('bad_input', cases=len(CASES), endpoints=sum(1 for _m, _p, op in relkit.spec_operations()
                                                                if not relkit.is_open(op)),
