@@ -24,7 +24,8 @@ POOL = vpetest.PREFIX + 'ui-pool'
 SERIES = ('cpu', 'memory', 'network_in', 'network_out', 'disk_read', 'disk_write')
 FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         '--disable-default-apps', '--disable-extensions', '--window-size=1280,1300', '--hide-scrollbars')
+         '--disable-default-apps', '--disable-extensions', '--disable-dev-shm-usage', '--window-size=1280,1300',
+         '--hide-scrollbars')
 
 
 @pytest.fixture(scope='module')
