@@ -76,7 +76,12 @@ def list_pools(ctx):
     """Every libvirt pool, persistent or not, in one listing plus one XMLDesc each."""
     found = []
     for obj in ctx.conn.get().listAllStoragePools(0):
-        info = pool_xml.parse_pool(obj.XMLDesc(0))
+        try:
+            info = pool_xml.parse_pool(obj.XMLDesc(0))
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+                continue  # undefined by someone else while we listed
+            raise
         path = info['path']
         found.append(LivePool(obj, info['name'], info['uuid'], os.path.realpath(path) if path else None,
                               info['type']))
@@ -114,9 +119,14 @@ def domains_using(ctx, path, name):
     """
     users = set()
     for dom in ctx.conn.get().listAllDomains(0):
-        xmls = [dom.XMLDesc(0)]
-        if dom.isPersistent() and dom.isActive():
-            xmls.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        try:
+            xmls = [dom.XMLDesc(0)]
+            if dom.isPersistent() and dom.isActive():
+                xmls.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                continue  # gone while we listed: it uses nothing any more
+            raise
         for xml in xmls:
             paths, pools = pool_xml.disk_sources(xml)
             if name in pools or (path and any(storage_paths.inside(os.path.realpath(p), path) for p in paths)):
@@ -147,10 +157,13 @@ class Rollback(object):
                 fn(*args)
             except Exception as undo_exc:  # keep undoing the rest; report every step that failed
                 failed.append('%s: %s' % (what, undo_exc))
+        detail = getattr(exc, 'detail', None) or str(exc)
         if failed:
-            detail = getattr(exc, 'detail', None) or str(exc)
             raise VpeError('%s; rolling back also failed (%s): check the host by hand'
                            % (detail, '; '.join(failed)))
+        if isinstance(exc, EnvironmentError):
+            # e.g. the state file cannot be written: say so, and that nothing changed
+            raise VpeError('%s; everything this call did was rolled back' % detail)
         return False
 
 

@@ -8,9 +8,8 @@ import os
 import pytest
 
 import vpetest
-from storage_helpers import (  # noqa: F401  (fixtures)
-    allocated, define_domain_with_disk, image_store_guard, libvirt_conn, pool_info, pool_names, sparse,
-    storage_cleanup, tree_snapshot, virsh)
+from storage_helpers import allocated, define_domain_with_disk, pool_info, pool_names, sparse, tree_snapshot, virsh
+from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd, pytest.mark.usefixtures('storage_cleanup')]
 
@@ -61,8 +60,8 @@ def test_spec_envelopes_for_the_whole_life_of_a_pool(api, tmp_path):
     assert created.status_code == 200, created.text
     pool = created.json()['pool']
     assert set(created.json()) == {'pool'} and set(pool) == POOL_FIELDS
-    assert (pool['name'], pool['path'], pool['max_gb'], pool['used_gb']) == (P + 'api-life', str(tmp_path / 'pool2'),
-                                                                            50, 0.0)
+    expected = (P + 'api-life', str(tmp_path / 'pool2'), 50, 0.0)
+    assert (pool['name'], pool['path'], pool['max_gb'], pool['used_gb']) == expected
     assert created.headers['ETag']
     assert [p for p in listed(api) if p['uuid'] == pool['uuid']] == [pool]
     assert pool_info(P + 'api-life')['UUID'] == pool['uuid']
@@ -132,7 +131,7 @@ def test_image_pool_shrink_below_used_is_409(api, tmp_path, image_store_guard):
     (lambda tmp: str(tmp / 'to-boot' / 'pool'), 400, 'resolves to /boot/pool'),
     (lambda tmp: str(tmp / 'taken'), 409, 'is the path of pool'),
     (lambda tmp: str(tmp / 'taken' / 'inner'), 409, 'is inside'),
-    (lambda tmp: str(tmp), 409, 'contains'),
+    (str, 409, 'contains'),
     (lambda tmp: str(tmp / 'a-file'), 400, 'not a directory'),
 ])
 def test_path_rules_name_the_field_and_change_nothing(api, tmp_path, path_of, status, words):
@@ -148,8 +147,8 @@ def test_path_rules_name_the_field_and_change_nothing(api, tmp_path, path_of, st
 def test_duplicate_name_is_409_and_reserved_name_too(api, tmp_path):
     assert post(api, 'api-dup', tmp_path / 'a').status_code == 200
     problem(post(api, 'api-dup', tmp_path / 'b'), 409, 'name', 'already used')
-    problem(send(api, 'POST', '/hypervisor/pools', {'pool': {'name': 'vpe-image-store', 'path': str(tmp_path / 'c'),
-                                                              'max_gb': 1}}), 409, 'name', 'reserved')
+    reserved = {'pool': {'name': 'vpe-image-store', 'path': str(tmp_path / 'c'), 'max_gb': 1}}
+    problem(send(api, 'POST', '/hypervisor/pools', reserved), 409, 'name', 'reserved')
     other = post(api, 'api-dup-other', tmp_path / 'd').json()['pool']
     problem(send(api, 'PUT', '/hypervisor/pools/' + other['uuid'], {'pool': {'name': P + 'api-dup'}}), 409, 'name',
             'already used')
@@ -218,8 +217,8 @@ def test_virsh_changes_show_on_the_next_get(api, tmp_path):
 
 
 def test_scopes_and_etags(api, tmp_path):
-    resp = send(api, 'POST', '/hypervisor/pools', {'pool': {'name': P + 'api-scope', 'path': str(tmp_path / 'p'),
-                                                             'max_gb': 1}}, token='read')
+    body = {'pool': {'name': P + 'api-scope', 'path': str(tmp_path / 'p'), 'max_gb': 1}}
+    resp = send(api, 'POST', '/hypervisor/pools', body, token='read')
     problem(resp, 403)
     problem(api.request('GET', '/hypervisor/pools', token=None), 401)
     problem(send(api, 'PUT', '/hypervisor/image-pool', {'image-pool': {'max_gb': 1}}, token='read'), 403)

@@ -7,9 +7,9 @@ import os
 import pytest
 
 import vpetest
-from storage_helpers import (  # noqa: F401  (fixtures)
-    allocated, define_domain_with_disk, image_store_guard, libvirt_conn, pool_info, pool_names, pool_path,
-    sparse, storage_cleanup, tree_snapshot, virsh)
+from storage_helpers import (
+    allocated, define_domain_with_disk, pool_info, pool_names, pool_path, sparse, tree_snapshot, virsh)
+from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools, storage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, NotFound, VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
@@ -182,15 +182,15 @@ def test_state_write_failure_rolls_back_create_rename_and_delete(system_ctx, sta
         raise OSError(28, 'No space left on device (injected)')
     monkeypatch.setattr(StateStore, '_write', write_fails)
 
-    with pytest.raises(OSError):
+    with pytest.raises(VpeError, match='injected.*rolled back'):
         create(system_ctx, 'st-rb-new', tmp_path / 'q')
     assert P + 'st-rb-new' not in pool_names() and not (tmp_path / 'q').exists()
-    with pytest.raises(OSError):
+    with pytest.raises(VpeError, match='rolled back'):
         system_ctx.run(pools.update, made['uuid'], {'name': P + 'st-rb-renamed', 'max_gb': 11})
     info = pool_info(P + 'st-rb')
     assert (info['UUID'], info['State'], info['Autostart']) == (made['uuid'], 'running', 'yes')
     assert P + 'st-rb-renamed' not in pool_names()
-    with pytest.raises(OSError):
+    with pytest.raises(VpeError, match='rolled back'):
         system_ctx.run(pools.delete, made['uuid'])
     assert pool_info(P + 'st-rb')['State'] == 'running'
     assert state(state_dir) == before_state and tree_snapshot(tmp_path) == files
@@ -225,8 +225,8 @@ def test_image_store_set_repoint_and_rules(system_ctx, state_dir, tmp_path, imag
     assert pool_path(storage.IMAGE_STORE_NAME) == str(second)
 
 
-def test_image_store_repoint_failure_restores_the_old_pool(system_ctx, state_dir, tmp_path, image_store_guard,
-                                                            monkeypatch):
+def test_image_store_repoint_failure_restores_the_old_pool(system_ctx, state_dir, tmp_path, monkeypatch,
+                                                           image_store_guard):
     first, second = tmp_path / 'i1', tmp_path / 'i2'
     first.mkdir()
     second.mkdir()

@@ -8,7 +8,7 @@ import pytest
 
 from storage_helpers import module_task as task
 from storage_helpers import allocated, pool_path, tree_snapshot
-from storage_helpers import image_store_guard, storage_cleanup  # noqa: F401  (fixtures)
+from storage_helpers import image_store_guard, storage_cleanup  # noqa: F401 pylint: disable=unused-import
 import vpetest
 
 pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd, pytest.mark.usefixtures('storage_cleanup')]

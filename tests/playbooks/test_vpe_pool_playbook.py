@@ -6,7 +6,8 @@ import pytest
 
 import vpetest
 from storage_helpers import module_task as task
-from storage_helpers import pool_names, storage_cleanup  # noqa: F401  (fixture)
+from storage_helpers import pool_names
+from storage_helpers import storage_cleanup  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd, pytest.mark.usefixtures('storage_cleanup')]
 
