@@ -180,6 +180,15 @@ def test_page_shows_the_api_numbers_and_draws_every_series_with_its_gap(seeded_s
         ' function (t) { return t.textContent; });')
     assert labels[:2] == ['00:00', '03:00']
 
+    # pointing at 06:00 on the cpu chart reads that point's value out (the API's, unit included)
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    hit = browser.find_element(By.CSS_SELECTOR, '#charts figure[data-series="cpu"] rect.hit')
+    ActionChains(browser).move_to_element_with_offset(hit, int(-hit.rect['width'] / 4), 0).perform()
+    readout = browser.find_element(By.CSS_SELECTOR, '#charts figure[data-series="cpu"] .hover text').text
+    near = [k for k in api['cpu']['datas'] if k[-5:] in ('05:55', '06:00', '06:05')]  # a pixel is ~3 minutes
+    assert readout in ['%s: %s %%' % (k, ('%.2f' % api['cpu']['datas'][k]).rstrip('0').rstrip('.')) for k in near], readout
+
     # the token lives in this tab's sessionStorage only; every request went to this host
     assert browser.execute_script('return sessionStorage.getItem("vpe-token")') == shim.read_token
     assert browser.execute_script('return localStorage.length') == 0
