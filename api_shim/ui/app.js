@@ -230,7 +230,7 @@
 
   // A readout of the point under the pointer: a guide line and "time: value unit".
   function hover(svg, xs, keys, values, div, unit, ymax, pw, ph) {
-    var g = el(svg, 'g', {'class': 'hover', visibility: 'hidden'});
+    var g = el(svg, 'g', {'class': 'hover', display: 'none'});
     var line = el(g, 'line', {y1: T, y2: T + ph});
     var dot = el(g, 'circle', {r: 3});
     var label = el(g, 'text', {y: T + 12});
@@ -241,15 +241,15 @@
       xs.forEach(function (px, j) { var d = Math.abs(px - x); if (d < best) { best = d; i = j; } });
       var v = values[i], px = xs[i].toFixed(1);
       line.setAttribute('x1', px); line.setAttribute('x2', px);
-      dot.setAttribute('visibility', v === null ? 'hidden' : 'visible');
+      dot.setAttribute('display', v === null ? 'none' : 'inline');
       if (v !== null) { dot.setAttribute('cx', px); dot.setAttribute('cy', (T + ph - ph * Math.min(v / div, ymax) / ymax).toFixed(1)); }
       label.textContent = keys[i] + ': ' + (v === null ? 'no sample' : fmt(+(v / div).toFixed(2)) + ' ' + unit);
       var right = xs[i] > L + pw / 2;
       label.setAttribute('x', right ? xs[i] - 6 : xs[i] + 6);
       label.setAttribute('text-anchor', right ? 'end' : 'start');
-      g.setAttribute('visibility', 'visible');
+      g.setAttribute('display', 'inline');
     });
-    area.addEventListener('mouseleave', function () { g.setAttribute('visibility', 'hidden'); });
+    area.addEventListener('mouseleave', function () { g.setAttribute('display', 'none'); });
   }
 
   function showMetrics(res, q) {
