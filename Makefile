@@ -8,7 +8,7 @@ LINK := $(COLLECTIONS)/ansible_collections/vpe/hypervisor
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help venv link libvirtd test unit integration playbooks api ui reliability fuzz-long reliability-doc sanity compat docs changelog demo demo-clean clean bench-metrics bench-pools
+.PHONY: help venv link libvirtd test unit integration playbooks api ui reliability fuzz-long reliability-doc sanity compat docs changelog demo demo-clean clean bench-metrics bench-pools lint roles
 
 help:
 	@echo "make demo    set up and start a shim on this host's libvirt, show it answering"
@@ -34,7 +34,7 @@ link:
 libvirtd:
 	scripts/ensure-libvirtd.sh
 
-test: venv link libvirtd sanity compat docs changelog
+test: venv link libvirtd sanity compat docs changelog lint
 	VPE_TEST_CLEANUP=1 $(PY) -m pytest -p no:cacheprovider tests
 
 unit: venv link
@@ -61,6 +61,15 @@ fuzz-long: venv link libvirtd
 
 reliability-doc: venv
 	$(PY) tests/reliability/render_doc.py
+
+# The roles: api_shim deployed and its units run from ExecStart, and molecule
+# (extensions/molecule/default) converging both roles on this machine.
+roles: venv link libvirtd
+	$(PY) -m pytest tests/roles
+
+# ansible-lint, production profile (.ansible-lint): roles, playbooks, molecule scenario.
+lint: venv link
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint
 
 sanity: venv
 	scripts/sanity.sh
