@@ -6,6 +6,7 @@ import time
 
 import libvirt
 import pytest
+from openapi_schema_validator import OAS30Validator
 from prometheus_client.parser import text_string_to_metric_families
 
 import vpetest
@@ -211,3 +212,14 @@ def test_scrape_without_libvirt_still_answers_with_host_gauges(tmp_path):
         assert server.request('GET', '/hypervisor/metrics', token='read').status_code == 200
     finally:
         server.stop()
+
+
+def test_answers_match_the_openapi_document(seeded_shim):
+    shim = seeded_shim[0]
+    spec = shim.request('GET', '/openapi.json', token=None).json()
+    params = dict((p['name'], p) for p in spec['paths']['/hypervisor/metrics']['get']['parameters'])
+    assert set(params) == {'q', 'step'}
+    assert '/metrics' in spec['paths'] and 'text/plain' in spec['paths']['/metrics']['get']['responses']['200']['content']
+    validator = OAS30Validator({'$ref': '#/components/schemas/Metrics', 'components': spec['components']})
+    for q in ranges.QUERIES:
+        validator.validate(shim.request('GET', '/hypervisor/metrics?q=' + q, token='read').json()['metrics'])
