@@ -18,7 +18,7 @@ class Shim(object):
     def __init__(self, ctx, authenticator):
         self.ctx = ctx
         self.auth = authenticator
-        self.app = bottle.Bottle(catchall=True, autojson=False)
+        self.app = bottle.Bottle(catchall=True)
         self.app.error_handler.update({
             404: self._not_found,
             405: self._not_allowed,
@@ -57,7 +57,12 @@ class Shim(object):
 
 
 def create_app(ctx, authenticator):
-    """A WSGI app serving the hypervisor API for `ctx`."""
+    """A WSGI app serving the hypervisor API for `ctx`.
+
+    The shim's connection lives as long as the process, so it keeps what
+    services may reuse between requests (see libvirt_conn.Connection.memo).
+    """
+    ctx.conn.keep_results = True
     shim = Shim(ctx, authenticator)
     for module in routes.MODULES:
         module.register(shim)
