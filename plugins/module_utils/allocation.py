@@ -8,21 +8,42 @@ __metaclass__ = type
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.libvirt_conn import libvirt
 
+# What a long-lived connection (the shim's, see Connection.memo) may reuse.
+# nodeGetInfo makes libvirtd read /proc and sysfs (about as costly as counting
+# 200 domains): the host's size is asked again after a minute, so CPU or
+# memory hotplug shows within that.
+HOST_SIZE_MAX_AGE = 60.0
+# Counting the domains is reused while the set of domains is unchanged (the
+# IDs of the running ones and the names of the others: a define, undefine,
+# start or stop shows on the next call), for at most this long, which bounds
+# how late an in-place change (a redefinition with other vCPUs or memory,
+# vCPU hotplug) shows.
+ALLOCATION_MAX_AGE = 1.0
+
 
 def host_size(ctx):
     """The host's CPUs and memory (MiB) as libvirt sees them."""
-    info = ctx.conn.get().getInfo()
+    info = ctx.conn.memo('host_size', None, HOST_SIZE_MAX_AGE, lambda: ctx.conn.get().getInfo())
     return {'cpus': info[2], 'memory_mb': info[1]}
 
 
-def allocated(ctx):
+def allocated(ctx, fresh=False):
     """Domains defined (any state) and the vCPUs and maximum memory they hold.
 
     A stopped domain keeps its allocation. One getAllDomainStats round trip
     covers every domain on drivers that support it; others (the test driver)
-    fall back to one info() call per domain.
+    fall back to one info() call per domain. On a long-lived connection the
+    count is reused as ALLOCATION_MAX_AGE says, unless `fresh` (mutations
+    check against a fresh count).
     """
     conn = ctx.conn.get()
+    if fresh or not ctx.conn.keep_results:
+        return _count(conn)
+    fingerprint = (tuple(sorted(conn.listDomainsID())), tuple(sorted(conn.listDefinedDomains())))
+    return ctx.conn.memo('allocated', fingerprint, ALLOCATION_MAX_AGE, lambda: _count(conn))
+
+
+def _count(conn):
     stats = conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_BALLOON, 0)
     cpus = 0
     memory_kib = 0

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import os
 import threading
+import time
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
     MissingLibrary, NotFound, Unavailable, VpeError)
@@ -60,6 +61,10 @@ class Connection(object):
         self.uri = uri or default_uri()
         self._conn = None
         self._lock = threading.Lock()
+        # A long-lived user (the shim) turns this on: memo() then keeps results
+        # between calls. Off for a module run, which asks everything once.
+        self.keep_results = False
+        self._memo = {}
 
     def get(self):
         require_libvirt()
@@ -91,7 +96,26 @@ class Connection(object):
         with self._lock:
             self._drop_locked()
 
+    def memo(self, key, fingerprint, max_age, compute):
+        """compute(), or the value it gave last time under `key` if that had the
+        same `fingerprint` and is at most `max_age` seconds old.
+
+        Only while keep_results is on; a reconnect forgets everything. A
+        fingerprint must be read before compute() runs, so a change that lands
+        in between shows as a different fingerprint on the next call.
+        """
+        if not self.keep_results:
+            return compute()
+        now = time.monotonic()
+        kept = self._memo.get(key)
+        if kept is not None and kept[1] == fingerprint and now - kept[0] <= max_age:
+            return kept[2]
+        value = compute()
+        self._memo[key] = (now, fingerprint, value)
+        return value
+
     def _drop_locked(self):
+        self._memo = {}
         conn, self._conn = self._conn, None
         if conn is not None:
             try:

@@ -50,7 +50,7 @@ def apply(ctx, desired, check_mode=False, force=False):
 
 
 def _check_allocation(ctx, before, after):
-    alloc = allocated(ctx)
+    alloc = allocated(ctx, fresh=True)
     lowered = [(name, used) for name, used in (('cpu_max', alloc['cpu_used']),
                                                ('memory_max_mb', alloc['memory_used_mb']))
                if after[name] != before[name] and after[name] < used]
