@@ -8,7 +8,7 @@ LINK := $(COLLECTIONS)/ansible_collections/vpe/hypervisor
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help venv link libvirtd test unit integration playbooks api ui reliability fuzz-long reliability-doc sanity compat docs changelog demo demo-clean clean bench-metrics bench-pools lint roles
+.PHONY: help venv link libvirtd test unit integration playbooks api ui reliability fuzz-long reliability-doc sanity compat docs changelog demo demo-clean clean bench-metrics bench-pools bench bench-short bench-peer-venv bench-tools lint roles
 
 help:
 	@echo "make demo    set up and start a shim on this host's libvirt, show it answering"
@@ -99,6 +99,31 @@ bench-metrics: venv link libvirtd
 # community.libvirt's virt_pool (peer venv bench/out/.venv-peer); writes bench/README.md.
 bench-pools: venv link libvirtd
 	$(PY) bench/pools/bench_pools.py
+
+# Not part of `make test`: the performance suite (bench/run.py): module overhead
+# against community.libvirt and ping, fleet scaling, shim req/s and latency
+# against a constant endpoint; writes its table to bench/README.md. Needs root.
+BENCH_PEER := bench/out/.venv-peer
+
+$(BENCH_PEER)/.installed: bench/requirements-peer.txt
+	$(PYTHON) -m venv $(BENCH_PEER)
+	$(BENCH_PEER)/bin/pip install -q --upgrade pip
+	$(BENCH_PEER)/bin/pip install -q -r bench/requirements-peer.txt
+	touch $@
+
+bench-peer-venv: $(BENCH_PEER)/.installed
+
+bench-tools:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -q wrk || { apt-get update -q && apt-get install -y -q wrk; }; \
+	  else echo "the bench needs wrk: apt-get install wrk" >&2; exit 1; fi; }
+
+bench: venv link libvirtd bench-peer-venv bench-tools
+	$(PY) bench/run.py
+
+bench-short: venv link libvirtd bench-peer-venv bench-tools
+	$(PY) bench/run.py --short
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .sanity .pytest_cache tests/output
