@@ -28,9 +28,9 @@ def remove_pool(conn, name):
         pool.undefine()
 
 
-# Name families of the storage tests and the bench; the per-test fixture
+# Name families of the storage tests; the per-test fixture
 # removes only these, so it never pulls a pool from under another test run.
-OWN_PREFIXES = tuple(vpetest.PREFIX + family for family in ('st-', 'api-', 'pb-', 'bench-'))
+OWN_PREFIXES = tuple(vpetest.PREFIX + family for family in ('st-', 'api-', 'pb-'))
 
 
 def remove_test_pools(uri=vpetest.SYSTEM_URI, prefixes=(vpetest.PREFIX,)):
@@ -64,6 +64,16 @@ def pool_path(name):
 
 def pool_names():
     return set(virsh('pool-list', '--all', '--name').stdout.split())
+
+
+def own_pool_names():
+    """Pool names of the storage tests: other suites may add theirs meanwhile."""
+    return set(n for n in pool_names() if n.startswith(OWN_PREFIXES) or n == IMAGE_STORE)
+
+
+def own(listed):
+    """The storage tests' pools in a GET /hypervisor/pools list."""
+    return [p for p in listed if p['name'].startswith(OWN_PREFIXES)]
 
 
 def sparse(path, size):

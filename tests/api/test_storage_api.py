@@ -8,7 +8,7 @@ import os
 import pytest
 
 import vpetest
-from storage_helpers import allocated, define_domain_with_disk, pool_info, pool_names, sparse, tree_snapshot, virsh
+from storage_helpers import allocated, define_domain_with_disk, own, own_pool_names, pool_info, sparse, tree_snapshot, virsh
 from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd, pytest.mark.usefixtures('storage_cleanup')]
@@ -138,9 +138,9 @@ def test_path_rules_name_the_field_and_change_nothing(api, tmp_path, path_of, st
     assert post(api, 'api-taken', tmp_path / 'taken').status_code == 200
     (tmp_path / 'to-boot').symlink_to('/boot')
     (tmp_path / 'a-file').write_text('not a dir')
-    before, names = listed(api), pool_names()
+    before, names = own(listed(api)), own_pool_names()
     problem(post(api, 'api-bad-path', path_of(tmp_path)), status, 'path', words)
-    assert listed(api) == before and pool_names() == names
+    assert own(listed(api)) == before and own_pool_names() == names
     assert not os.path.exists('/etc/vpe-pool') and not os.path.exists('/boot/pool')
 
 
@@ -168,9 +168,9 @@ def test_duplicate_name_is_409_and_reserved_name_too(api, tmp_path):
     ({'pools': {}}, 400, 'pools', 'unknown top-level field'),
 ])
 def test_bad_post_bodies_are_400(api, body, status, field, words):
-    before = listed(api)
+    before = own(listed(api))
     problem(send(api, 'POST', '/hypervisor/pools', body), status, field, words)
-    assert listed(api) == before and not os.path.exists('/srv/x')
+    assert own(listed(api)) == before and not os.path.exists('/srv/x')
 
 
 def test_put_rules_path_shrink_unknown_uuid(api, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 import vpetest
 from storage_helpers import (
-    allocated, define_domain_with_disk, pool_info, pool_names, pool_path, sparse, tree_snapshot, virsh)
+    allocated, define_domain_with_disk, own_pool_names, pool_info, pool_names, pool_path, sparse, tree_snapshot, virsh)
 from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools, storage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, NotFound, VpeError
@@ -152,7 +152,7 @@ def test_changes_made_with_virsh_show_on_the_next_read(system_ctx, state_dir, tm
 def test_start_failure_half_way_rolls_back(system_ctx, state_dir, tmp_path, monkeypatch):
     create(system_ctx, 'st-before', tmp_path / 'before')
     before_state = state(state_dir)
-    before_pools = pool_names()
+    before_pools = own_pool_names()
     existing = tmp_path / 'existing'
     existing.mkdir()
     allocated(existing / 'keep.img', 1024 ** 2)
@@ -166,7 +166,7 @@ def test_start_failure_half_way_rolls_back(system_ctx, state_dir, tmp_path, monk
     for name, target in (('st-fresh', tmp_path / 'fresh' / 'deep'), ('st-existing', existing)):
         with pytest.raises(VpeError, match='already active'):
             create(system_ctx, name, target)
-        assert pool_names() == before_pools
+        assert own_pool_names() == before_pools
         assert state(state_dir) == before_state
     assert not (tmp_path / 'fresh').exists()  # the directories it made are gone again
     assert tree_snapshot(existing) == {str(existing / 'keep.img'): 1024 ** 2}
