@@ -142,7 +142,7 @@ _VOLATILE = re.compile(r'<(capacity|allocation|available)[^>]*>[^<]*</\1>')
 # Objects of other suites that may run beside this one on a developer's host
 # (other test tiers, the benchmarks). CI runs one suite at a time.
 FOREIGN_PREFIXES = (vpetest.PREFIX, 'vpebench')
-FOREIGN_INTERFACES = ('vb', 'vpetest', 'vpt')
+FOREIGN_INTERFACES = ('vb', 'vt', 'vpetest', 'vpt')
 
 
 def _mine_or_foreign(name):
@@ -155,8 +155,8 @@ def _other_tests_pool(xml, mine):
     global name, so its tests cannot prefix it)."""
     found = re.search(r'<path>([^<]*)</path>', xml)
     path = found.group(1) if found else ''
-    tmp = tempfile.gettempdir().rstrip('/') + '/'
-    return path.startswith(tmp) and not any(path.startswith(str(m).rstrip('/') + '/') or path == str(m)
+    tmps = (tempfile.gettempdir().rstrip('/') + '/', '/var/tmp/')
+    return path.startswith(tmps) and not any(path.startswith(str(m).rstrip('/') + '/') or path == str(m)
                                             for m in mine)
 
 

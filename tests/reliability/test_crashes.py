@@ -74,13 +74,7 @@ def state_parses(state_dir):
 
 def agree(shim):
     """The pools the API lists are the pools libvirt has (this tier's)."""
-    for _attempt in range(5):
-        # a pool undefined by another suite while the shim lists them is a 404
-        # (reported to storage); it is not what this test is about
-        listed = shim.request('GET', '/hypervisor/pools')
-        if listed.status_code != 404:
-            break
-        time.sleep(0.2)
+    listed = shim.request('GET', '/hypervisor/pools')
     assert listed.status_code == 200, listed.text
     api = {p['name']: p['uuid'] for p in listed.json()['pools'] if p['name'].startswith(relkit.REL)}
     virt = {name: uuid for name, (uuid, _path) in relkit.rel_pools().items()}
@@ -157,7 +151,9 @@ def test_sigkill_the_shim_and_module_runs_during_writes(tmp_path):
 
     # -- a module run, killed mid-write ----------------------------------------
     args_file = tmp_path / 'args.json'
-    for i in range(MODULE_KILLS):
+    for i in range(MODULE_KILLS * 3):  # a run that finished before the kill does not count
+        if module_kills == MODULE_KILLS:
+            break
         if i % 2 == 0 or not has_pools():
             module = 'vpe_quota'
             args = {'cpu_max': rnd.randint(100, 5000), 'state_dir': str(state_dir)}
@@ -169,7 +165,7 @@ def test_sigkill_the_shim_and_module_runs_during_writes(tmp_path):
         proc = subprocess.Popen([vpetest.PYTHON, '-m', 'ansible_collections.vpe.hypervisor.plugins.modules.'
                                  + module, str(args_file)], env=vpetest.shim_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        time.sleep(rnd.uniform(0.05, 0.8))
+        time.sleep(rnd.uniform(0.02, 0.5))
         if proc.poll() is None:
             proc.kill()
             module_kills += 1
@@ -209,4 +205,4 @@ def test_sigkill_the_shim_and_module_runs_during_writes(tmp_path):
     assert not lost, lost[:10]
     assert not disagreements, disagreements[:3]
     assert not ledger.server_errors, ledger.server_errors[:5]
-    assert shim_kills == SHIM_KILLS and module_kills > MODULE_KILLS // 2
+    assert (shim_kills, module_kills) == (SHIM_KILLS, MODULE_KILLS)
