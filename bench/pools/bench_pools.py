@@ -59,12 +59,25 @@ def ensure_peer_venv():
     return ansible
 
 
-def remove_bench_pools(conn):
+def remove_bench_pools(conn, uuids=()):
+    """Our pools by name, and by uuid (another suite's fuzzer may have renamed them)."""
     for pool in conn.listAllStoragePools(0):
-        if pool.name().startswith(NAME):
+        if pool.name().startswith(NAME) or pool.UUIDString() in uuids:
             if pool.isActive():
                 pool.destroy()
             pool.undefine()
+
+
+def lookup(conn, uuid):
+    """The pool with `uuid`, waiting out a rename by someone else (undefine + define)."""
+    for attempt in range(20):
+        try:
+            return conn.storagePoolLookupByUUIDString(uuid)
+        except libvirt.libvirtError:
+            if attempt == 19:
+                raise
+            time.sleep(0.1)
+    return None
 
 
 def build(ctx, root, count, volumes, allocated_kib):
@@ -84,7 +97,7 @@ def build(ctx, root, count, volumes, allocated_kib):
         made.append((pool['uuid'], path))
     conn = ctx.conn.get()
     for uuid, _path in made:
-        conn.storagePoolLookupByUUIDString(uuid).refresh(0)
+        lookup(conn, uuid).refresh(0)
     return made
 
 
@@ -130,7 +143,7 @@ def measure(ctx, made, state_dir, work, rounds):
     conn = ctx.conn.get()
     results = {}
     sizes = {}
-    counts = {'files on disk': sum(len(os.listdir(d)) for d in dirs)}
+    counts = {'volume files on disk': sum(len(os.listdir(d)) for d in dirs)}
 
     shim = vpetest.Shim(work / 'shim', state_dir=state_dir)
     try:
@@ -139,9 +152,11 @@ def measure(ctx, made, state_dir, work, rounds):
             assert resp.status_code == 200, resp.text
             return resp.json()['pools']
         results['shim'] = timed(get_pools, rounds)
-        ours = [p for p in get_pools() if p['uuid'] in uuids]
+        everything = get_pools()
+        counts['pools in the GET answer (all on the host)'] = len(everything)
+        ours = [p for p in everything if p['uuid'] in uuids]
         assert len(ours) == len(made)
-        sizes['ours (sum of used_gb)'] = round(sum(p['used_gb'] for p in ours), 2)
+        sizes['ours (sum of the used_gb, each rounded to 2 decimals)'] = round(sum(p['used_gb'] for p in ours), 2)
     finally:
         shim.stop()
 
@@ -167,11 +182,11 @@ def measure(ctx, made, state_dir, work, rounds):
     results['peer_facts'] = timed(lambda: run(peer_cmd, penv, attempts=3), rounds)
     peer_doc = json.loads(run(peer_cmd, penv, attempts=3))
     peer_facts = peer_doc['plays'][0]['tasks'][0]['hosts']['localhost']['ansible_facts']['ansible_libvirt_pools']
-    peer_ours = [v for k, v in peer_facts.items() if k.startswith(NAME)]
+    peer_ours = [v for v in peer_facts.values() if v.get('uuid') in uuids]
     counts['virt_pool facts (volume_count, summed)'] = sum(max(v.get('volume_count', 0), 0) for v in peer_ours)
     sizes['virt_pool facts (size_used of the first pool)'] = round(int(peer_ours[0]['size_used']) / float(GIB), 2)
 
-    lv_pools = [conn.storagePoolLookupByUUIDString(u) for u, _p in made]
+    lv_pools = [lookup(conn, u) for u, _p in made]
 
     def per_volume():
         return sum(vol.info()[2] for pool in lv_pools for vol in pool.listAllVolumes(0))
@@ -185,7 +200,7 @@ def measure(ctx, made, state_dir, work, rounds):
 def table(results, sizes, counts, args):
     vols = args.pools * args.volumes
     rows = [
-        ('GET /hypervisor/pools (shim, HTTP, all %d pools)' % args.pools, 'shim'),
+        ('GET /hypervisor/pools (shim, HTTP; every pool on the host, see below)', 'shim'),
         ('vpe_facts gather=pools, in-process (the same read, no Ansible)', 'facts_inproc'),
         ('vpe_facts gather=pools, ad-hoc `ansible` run', 'facts_adhoc'),
         ('community.libvirt virt_pool command=facts, ad-hoc `ansible` run (peer venv)', 'peer_facts'),
@@ -197,8 +212,10 @@ def table(results, sizes, counts, args):
     lines = [MARK_START, '## Pools: %d pools x %d volumes' % (args.pools, args.volumes), '',
              '`make bench-pools` (bench/pools/bench_pools.py), one run on %s, %s CPUs, libvirt %s; '
              'median (min) of %d rounds after one warm-up. Each volume is a 1 GiB sparse file with %d KiB '
-             'allocated.' % (time.strftime('%Y-%m-%d %H:%M'), os.cpu_count(), '.'.join(
-                 str(libvirt.getVersion() // d % 1000) for d in (1000000, 1000, 1)), args.rounds, args.kib), '',
+             'allocated. Load average (1 min) when the table was written: %.1f.' % (
+                 time.strftime('%Y-%m-%d %H:%M'), os.cpu_count(), '.'.join(
+                     str(libvirt.getVersion() // d % 1000) for d in (1000000, 1000, 1)), args.rounds, args.kib,
+                 os.getloadavg()[0]), '',
              '| what | median s | min s |', '| --- | ---: | ---: |']
     for label, key in rows:
         lines.append('| %s | %.3f | %.3f |' % (label, results[key]['median'], results[key]['min']))
@@ -206,7 +223,7 @@ def table(results, sizes, counts, args):
               '| counted by | GiB |', '| --- | ---: |']
     for label, value in sizes.items():
         lines.append('| %s | %.2f |' % (label, value))
-    lines += ['', 'Volumes seen:', '', '| seen by | volumes |', '| --- | ---: |']
+    lines += ['', 'Counts:', '', '| what | count |', '| --- | ---: |']
     for label, value in counts.items():
         lines.append('| %s | %d |' % (label, value))
     lines += ['', 'Reading: `used_gb` costs one `os.scandir` walk per pool (one lstat per file, no libvirt '
@@ -244,16 +261,17 @@ def main():
     state_dir = work / 'state'
     ctx = Context(uri=vpetest.SYSTEM_URI, state_dir=str(state_dir))
     conn = ctx.conn.get()
+    made = []
     try:
         remove_bench_pools(conn)
         log('building %d pools x %d volumes under %s' % (args.pools, args.volumes, work))
         start = time.perf_counter()
-        made = build(ctx, work / 'pools', args.pools, args.volumes, args.kib)
+        made.extend(build(ctx, work / 'pools', args.pools, args.volumes, args.kib))
         log('built in %.1fs; measuring (%d rounds each)' % (time.perf_counter() - start, args.rounds))
         (work / 'shim').mkdir()
         results, sizes, counts = measure(ctx, made, state_dir, work, args.rounds)
     finally:
-        remove_bench_pools(conn)
+        remove_bench_pools(conn, set(uuid for uuid, _path in made))
         ctx.close()
         shutil.rmtree(str(work), ignore_errors=True)
     section = table(results, sizes, counts, args)
