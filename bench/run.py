@@ -33,11 +33,13 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -122,7 +124,8 @@ RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
                    re.M)
 
 
-def playbook(path, inventory, extra_vars=None, forks=None, peer=False, env=None, check_rc=True, retries=1):
+def playbook(path, inventory, extra_vars=None, forks=None, peer=False, env=None, check_rc=True, retries=1,
+             before_retry=None):
     """Run a playbook; returns wall and CPU seconds (the whole process tree) and the recap totals.
 
     Other jobs share this libvirtd (test suites create and sweep pools while
@@ -134,7 +137,10 @@ def playbook(path, inventory, extra_vars=None, forks=None, peer=False, env=None,
         except RuntimeError as exc:
             if attempt == retries:
                 raise
-            log('retrying %s after a failure: %s' % (path.name, str(exc).strip().splitlines()[-1][:300]))
+            why = [ln for ln in str(exc).splitlines() if ln.startswith(('failed:', 'fatal:', '[ERROR]'))]
+            log('retrying %s after a failure: %s' % (path.name, (why or str(exc).strip().splitlines())[-1][:400]))
+            if before_retry is not None:
+                before_retry()
     return None
 
 
@@ -194,26 +200,64 @@ def remove_interfaces():
             sh('ip', 'link', 'del', 'dev', name, check=False)
 
 
-def remove_bench_objects(conn):
-    """Every vpebench-* pool (files stay) and network, and every vpetest-bench-* domain."""
+def safe_close(conn):
+    try:
+        conn.close()
+    except libvirt.libvirtError:
+        pass  # died with a libvirtd restart
+
+
+def remove_bench_objects(_conn=None, prefix=NAME, domains=True):
+    """Every vpebench-* pool (files stay) and network (or those starting with
+    `prefix`), and every vpetest-bench-* domain. On a connection of its own:
+    the caller's may have died with a libvirtd restart."""
+    conn = libvirt.open(URI)
+    try:
+        _remove_bench_objects(conn, prefix, domains)
+    finally:
+        conn.close()
+
+
+def _remove_bench_objects(conn, prefix, domains):
     for pool in conn.listAllStoragePools(0):
-        if pool.name().startswith(NAME):
+        if pool.name().startswith(prefix):
             if pool.isActive():
                 pool.destroy()
             if pool.isPersistent():
                 pool.undefine()
     for net in conn.listAllNetworks(0):
-        if net.name().startswith(NAME):
+        if net.name().startswith(prefix):
             if net.isActive():
                 net.destroy()
             if net.isPersistent():
                 net.undefine()
-    for dom in conn.listAllDomains(0):
+    for dom in conn.listAllDomains(0) if domains else ():
         if dom.name().startswith(DOMAIN_NAME):
             vpetest.remove_domain(conn, dom.name())
 
 
-def all_active(conn, names):
+def all_active(_conn, names, work):
+    """True when the bench's pools are all there and running. Pools of ours
+    that another job renamed (an API fuzzer on this libvirtd does) are
+    removed, so the next converge can make them again (files stay)."""
+    conn = libvirt.open(URI)
+    try:
+        return _all_active(conn, names, work)
+    finally:
+        conn.close()
+
+
+def _all_active(conn, names, work):
+    for pool in conn.listAllStoragePools(0):
+        try:
+            path = ET.fromstring(pool.XMLDesc(0)).findtext('target/path') or ''
+            if path.startswith(str(work) + '/') and not pool.name().startswith(NAME) and pool.name() != IMAGE_STORE:
+                log('pool %s at %s is ours under another name: removing it' % (pool.name(), path))
+                if pool.isActive():
+                    pool.destroy()
+                pool.undefine()
+        except libvirt.libvirtError:
+            continue
     try:
         return all(conn.storagePoolLookupByName(n).isActive() for n in names)
     except libvirt.libvirtError:
@@ -233,6 +277,7 @@ class ImageStoreGuard(object):
             pass
 
     def restore(self):
+        self.conn = libvirt.open(URI)  # the first one may have died with a libvirtd restart
         try:
             pool = self.conn.storagePoolLookupByName(IMAGE_STORE)
             if pool.isActive():
@@ -292,12 +337,19 @@ def overhead(work, rounds, facts_count):
                                                     'bench_state_dir': str(ours_dir / 'state')}),
     }
     result = {'pools': pools, 'rounds': rounds, 'facts_count': facts_count, 'runs': {}, 'converge': {}}
+
+    def repair():
+        all_active(conn, [], work)
+
+    def run(path, evars, peer=False):
+        return playbook(path, inventory, evars, peer=peer, before_retry=repair)
     try:
         make_veth()
         for side in ('role', 'peer'):
             path, evars, peer = sides[side]
-            first = playbook(path, inventory, evars, peer=peer)
-            second = playbook(path, inventory, evars, peer=peer)
+            all_active(conn, [], work)
+            first = run(path, evars, peer)
+            second = run(path, evars, peer)
             result['converge'][side] = {'first_changed': first['totals']['changed'],
                                         'second_changed': second['totals']['changed'],
                                         'tasks': second['totals']['ok'], 'skipped': second['totals']['skipped']}
@@ -312,16 +364,16 @@ def overhead(work, rounds, facts_count):
         for rnd in range(rounds):
             for side in ('role', 'peer', 'floor'):
                 path, evars, peer = sides[side]
-                if side in expected and not all_active(conn, expected[side]):
+                if side in expected and not all_active(conn, expected[side], work):
                     # another job on this libvirtd removed some (it happens while
                     # API fuzzers run): converge again, untimed, so the timed run is a no-change run
                     log('%s: bench pools went missing; converging again before the timed run' % side)
-                    playbook(path, inventory, evars, peer=peer)
-                res = playbook(path, inventory, evars, peer=peer)
+                    run(path, evars, peer)
+                res = run(path, evars, peer)
                 runs.setdefault(side, []).append({'wall': res['wall'], 'cpu': res['cpu'],
                                                   'changed': res['totals']['changed']})
             for name, evars in single.items():
-                res = playbook(repeat, inventory, evars)
+                res = run(repeat, evars)
                 runs.setdefault(name, []).append({'wall': res['wall'], 'cpu': res['cpu']})
             log('overhead round %d/%d: role %.2fs peer %.2fs floor %.2fs | %d x vpe_facts %.2fs, ping %.2fs, '
                 'empty %.2fs' % (rnd + 1, rounds, runs['role'][-1]['wall'], runs['peer'][-1]['wall'],
@@ -329,9 +381,11 @@ def overhead(work, rounds, facts_count):
                                  runs['ping'][-1]['wall'], runs['empty'][-1]['wall']))
     finally:
         remove_interfaces()
-        remove_bench_objects(conn)
+        remove_bench_objects(conn, NAME + 'ours-', domains=False)
+        remove_bench_objects(conn, NAME + 'peer-', domains=False)
+        remove_bench_objects(conn, NAME + 'net', domains=False)
         guard.restore()
-        conn.close()
+        safe_close(conn)
     summary = {}
     for key in ('wall', 'cpu'):
         m = dict((name, median([r[key] for r in runs])) for name, runs in result['runs'].items())
@@ -381,8 +435,8 @@ def fleet(work, sizes, forks_list, reps, pools_per_host):
                 log('fleet %3d hosts forks %2d: %.1fs, %.3f s/host (cpu %.3f s/host), changed %d'
                     % (size, forks, row['wall'], row['per_host'], row['cpu_per_host'], changed))
     finally:
-        remove_bench_objects(conn)
-        conn.close()
+        remove_bench_objects(conn, fleet_gen.POOL_PREFIX + 'h', domains=False)
+        safe_close(conn)
     flat = {}
     for forks in forks_list:
         by = dict((r['hosts'], r['per_host']) for r in result['runs'] if r['forks'] == forks)
@@ -498,8 +552,8 @@ def shim(work, duration, domains, pools, volumes):
             const_proc.wait(10)
         if const_log is not None:
             const_log.close()
-        remove_bench_objects(conn)
-        conn.close()
+        remove_bench_objects(conn, NAME + 'shim-')
+        safe_close(conn)
     by = dict(((r['endpoint'], r['connections']), r) for r in result['rows'])
     result['usages_over_constant'] = dict(
         (c, by[('usages', c)]['rps'] / by[('constant', c)]['rps']) for c in (1, 16))
@@ -559,6 +613,8 @@ def report(doc):
              % (m['date'], doc['command'], ' (short mode)' if doc['short'] else '', m['nproc'], m['cpu'],
                 m['memory_gib'], m['libvirt'], m['kernel'], m['python'], m['ansible_core'], m['community_libvirt'],
                 m['wrk'], ' '.join(m['loadavg_start'])), '']
+    if doc.get('merged'):
+        lines += ['Sections taken from an earlier run on the same machine: %s.' % '; '.join(doc['merged']), '']
     goals = []
     ov = doc.get('overhead')
     if ov:
@@ -647,12 +703,20 @@ def main():
     parser.add_argument('--only', default='overhead,fleet,shim', help='comma-separated sections to run')
     parser.add_argument('--no-readme', action='store_true', help='do not write bench/README.md')
     parser.add_argument('--keep', action='store_true', help='keep the work directory')
+    parser.add_argument('--fleet-sizes', help='comma-separated host counts (default 1,8,32,128; short: 1,8,32)')
+    parser.add_argument('--no-sweep', action='store_true',
+                        help="do not remove vpebench-* leftovers first (another bench run is going on)")
+    parser.add_argument('--with-results', metavar='JSON',
+                        help='take the sections not run now from an earlier bench/out/perf-*.json of this machine')
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit('bench/run.py needs root (veth/bridge, qemu:///system)')
     if shutil.which('wrk') is None:
         raise SystemExit('wrk is missing: apt-get install wrk')
     vpetest.ensure_collection_link()
+    # SIGTERM/SIGHUP unwind like Ctrl-C, so every `finally` removes what the bench made
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda _n, _f: sys.exit(143))
     sections = args.only.split(',')
     OUT.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='vpebench-'))
@@ -660,13 +724,16 @@ def main():
            'machine': machine()}
     log('work dir %s; machine %s' % (work, json.dumps(doc['machine'])))
     conn = libvirt.open(URI)
-    remove_bench_objects(conn)  # a crashed run's leftovers
+    if not args.no_sweep:
+        remove_bench_objects(conn)  # a crashed run's leftovers
     conn.close()
     try:
         if 'overhead' in sections:
             doc['overhead'] = overhead(work, rounds=2 if args.short else 5, facts_count=5 if args.short else 10)
         if 'fleet' in sections:
-            doc['fleet'] = fleet(work, sizes=(1, 8, 32) if args.short else (1, 8, 32, 128),
+            sizes = tuple(int(n) for n in args.fleet_sizes.split(',')) if args.fleet_sizes else \
+                (1, 8, 32) if args.short else (1, 8, 32, 128)
+            doc['fleet'] = fleet(work, sizes=sizes,
                                  forks_list=(8, 32), reps=1, pools_per_host=2)
         if 'shim' in sections:
             doc['shim'] = shim(work, duration=3 if args.short else 10, domains=200, pools=20,
@@ -674,6 +741,13 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(str(work), ignore_errors=True)
+    if args.with_results:
+        earlier = json.loads(Path(args.with_results).read_text())
+        for name in ('overhead', 'fleet', 'shim'):
+            if name not in doc and name in earlier:
+                doc[name] = earlier[name]
+                doc.setdefault('merged', []).append('%s from %s (%s)' % (name, Path(args.with_results).name,
+                                                                       earlier['machine']['date']))
     stamp = time.strftime('%Y%m%d-%H%M%S')
     out = OUT / ('perf-%s.json' % stamp)
     out.write_text(json.dumps(doc, indent=1, default=str))
