@@ -646,8 +646,8 @@ def report(doc):
                   % fl['pools_per_host'], '',
                   '| hosts | forks | wall s | s / host | CPU s / host |', '|---:|---:|---:|---:|---:|']
         for r in fl['runs']:
-            lines.append('| %d | %d | %.1f | %.3f | %.3f |' % (r['hosts'], r['forks'], r['wall'], r['per_host'],
-                                                              r['cpu_per_host']))
+            lines.append('| %d | %d | %.1f | %.3f | %.3f |'
+                         % (r['hosts'], r['forks'], r['wall'], r['per_host'], r['cpu_per_host']))
         lines.append('')
         for forks, growth in sorted(fl['growth_8_to_max'].items()):
             biggest = max(r['hosts'] for r in fl['runs'])
@@ -663,13 +663,13 @@ def report(doc):
                      sh_['volumes_per_pool'], sh_.get('metrics_rows', 0)), '',
                   '| GET | conns | req/s | p50 ms | p99 ms | errors |', '|---|---:|---:|---:|---:|---:|']
         for r in sh_['rows']:
-            lines.append('| %s | %d | %.1f | %.2f | %.2f | %d |' % (r['endpoint'], r['connections'], r['rps'],
-                                                                     r['p50_ms'], r['p99_ms'],
-                                                                     r['errors'] + r['non2xx']))
+            lines.append('| %s | %d | %.1f | %.2f | %.2f | %d |'
+                         % (r['endpoint'], r['connections'], r['rps'], r['p50_ms'], r['p99_ms'],
+                            r['errors'] + r['non2xx']))
         lines.append('')
         by = dict(((r['endpoint'], r['connections']), r) for r in sh_['rows'])
         for c in (1, 16):
-            ratio = sh_['usages_over_constant'][c]
+            ratio = sh_['usages_over_constant'].get(c, sh_['usages_over_constant'].get(str(c)))  # str after JSON
             goals.append(('usages / constant req/s, %d conn' % c, '%.2f' % ratio, '>= 0.5',
                           verdict(ratio >= GOALS['usages_vs_constant'])))
         for ep in ('usages', 'pools'):
@@ -706,8 +706,9 @@ def main():
     parser.add_argument('--fleet-sizes', help='comma-separated host counts (default 1,8,32,128; short: 1,8,32)')
     parser.add_argument('--no-sweep', action='store_true',
                         help="do not remove vpebench-* leftovers first (another bench run is going on)")
-    parser.add_argument('--with-results', metavar='JSON',
-                        help='take the sections not run now from an earlier bench/out/perf-*.json of this machine')
+    parser.add_argument('--with-results', metavar='JSON', action='append', default=[],
+                        help='take the sections not run now from an earlier bench/out/perf-*.json of this '
+                             'machine (repeatable; --only none writes the table from those alone)')
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit('bench/run.py needs root (veth/bridge, qemu:///system)')
@@ -741,13 +742,13 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(str(work), ignore_errors=True)
-    if args.with_results:
-        earlier = json.loads(Path(args.with_results).read_text())
+    for path in args.with_results:
+        earlier = json.loads(Path(path).read_text())
         for name in ('overhead', 'fleet', 'shim'):
             if name not in doc and name in earlier:
                 doc[name] = earlier[name]
-                doc.setdefault('merged', []).append('%s from %s (%s)' % (name, Path(args.with_results).name,
-                                                                       earlier['machine']['date']))
+                doc.setdefault('merged', []).append('%s from %s (started %s, load average %s)' % (
+                    name, Path(path).name, earlier['machine']['date'], ' '.join(earlier['machine']['loadavg_start'])))
     stamp = time.strftime('%Y%m%d-%H%M%S')
     out = OUT / ('perf-%s.json' % stamp)
     out.write_text(json.dumps(doc, indent=1, default=str))
