@@ -290,7 +290,10 @@ class ImageStoreGuard(object):
             if self.saved[2]:
                 pool.setAutostart(1)
             if self.saved[1]:
-                pool.create(0)
+                try:
+                    pool.create(0)
+                except libvirt.libvirtError as exc:  # its directory went away meanwhile (a test's temp dir)
+                    log('the image store was put back but cannot start: %s' % exc.get_error_message())
 
 
 # -- 1. module overhead --------------------------------------------------------
