@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from openapi_schema_validator import OAS30Validator
 
 import vpetest
 from storage_helpers import allocated, define_domain_with_disk, own, own_pool_names, pool_info, sparse, tree_snapshot, virsh
@@ -239,8 +240,21 @@ def test_scopes_and_etags(api, tmp_path):
     assert api.request('GET', '/hypervisor/image-pool').headers['ETag'] == image_tag
 
 
-def test_openapi_documents_the_storage_routes(api):
+def test_openapi_documents_the_storage_routes_and_answers_match_it(api, tmp_path, image_store_guard):
     doc = api.request('GET', '/openapi.json', token=None).json()
+
+    def check(schema, answer):
+        OAS30Validator({'$ref': '#/components/schemas/' + schema, 'components': doc['components']}).validate(answer)
+    (tmp_path / 'images').mkdir()
+    created = post(api, 'api-oas', tmp_path / 'p').json()
+    check('PoolEnvelope', created)
+    check('PoolEnvelope', send(api, 'PUT', '/hypervisor/pools/' + created['pool']['uuid'],
+                               {'pool': {'max_gb': 3}}).json())
+    for pool in listed(api):
+        check('Pool', pool)
+    check('ImagePoolEnvelope', api.request('GET', '/hypervisor/image-pool').json())
+    check('ImagePoolEnvelope', send(api, 'PUT', '/hypervisor/image-pool',
+                                    {'image-pool': {'path': str(tmp_path / 'images'), 'max_gb': 7}}).json())
     assert {'get', 'put'} <= set(doc['paths']['/hypervisor/image-pool'])
     assert {'get', 'post'} <= set(doc['paths']['/hypervisor/pools'])
     assert {'put', 'delete'} <= set(doc['paths']['/hypervisor/pools/{uuid}'])
