@@ -156,8 +156,8 @@ def _other_tests_pool(xml, mine):
     found = re.search(r'<path>([^<]*)</path>', xml)
     path = found.group(1) if found else ''
     tmps = (tempfile.gettempdir().rstrip('/') + '/', '/var/tmp/')
-    return path.startswith(tmps) and not any(path.startswith(str(m).rstrip('/') + '/') or path == str(m)
-                                            for m in mine)
+    inside_mine = any(path.startswith(str(m).rstrip('/') + '/') or path == str(m) for m in mine)
+    return path.startswith(tmps) and not inside_mine
 
 
 def libvirt_objects(uri=vpetest.SYSTEM_URI, mine=()):
