@@ -38,7 +38,11 @@ def remove_test_pools(uri=vpetest.SYSTEM_URI, prefixes=(vpetest.PREFIX,)):
     try:
         for pool in conn.listAllStoragePools(0):
             if pool.name().startswith(tuple(prefixes)):
-                remove_pool(conn, pool.name())
+                try:
+                    remove_pool(conn, pool.name())
+                except libvirt.libvirtError:
+                    if pool.name() in pool_names():
+                        raise  # still there: a real failure; gone: someone else removed it first
     finally:
         conn.close()
 
