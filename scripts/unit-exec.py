@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run a systemd service unit's ExecStart= without systemd, as the unit's User=.
 
 Where systemd is not PID 1 (containers, CI, this demo) the units that the

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd, pytest.mark.slow]
 
 
 def play(root, source, port, extra=''):
-    return textwrap.dedent('''\
+    base = textwrap.dedent('''\
         - name: Deploy the shim
           hosts: localhost
           gather_facts: false
@@ -35,8 +35,8 @@ def play(root, source, port, extra=''):
                 api_shim_python: {python}
                 api_shim_manage_packages: false
                 api_shim_collector_interval: 1
-        ''').format(root=root, source=source, port=port, python=vpetest.PYTHON) + textwrap.indent(
-            textwrap.dedent(extra), ' ' * 8)
+        ''').format(root=root, source=source, port=port, python=vpetest.PYTHON)
+    return base + textwrap.indent(textwrap.dedent(extra), ' ' * 8)
 
 
 def tokens(path):
