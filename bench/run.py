@@ -733,7 +733,7 @@ def main():
     conn.close()
     try:
         if 'overhead' in sections:
-            doc['overhead'] = overhead(work, rounds=2 if args.short else 5, facts_count=5 if args.short else 10)
+            doc['overhead'] = overhead(work, rounds=2 if args.short else 4, facts_count=5 if args.short else 10)
         if 'fleet' in sections:
             sizes = tuple(int(n) for n in args.fleet_sizes.split(',')) if args.fleet_sizes else \
                 (1, 8, 32) if args.short else (1, 8, 32, 128)
