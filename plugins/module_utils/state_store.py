@@ -94,6 +94,15 @@ class StateStore(object):
                 self._write(data)
 
     def _write(self, data):
+        try:
+            self._write_atomically(data)
+        except (IOError, OSError) as exc:
+            # A full disk or a read-only state_dir is the operator's to fix:
+            # say so, rather than a traceback. The old file is intact.
+            raise VpeError('cannot write state file %s: %s; nothing was changed in it'
+                           % (self.path, exc.strerror or exc), field='state_dir')
+
+    def _write_atomically(self, data):
         self._ensure_dir()
         fd, tmp = tempfile.mkstemp(prefix='.state.', suffix='.tmp', dir=self.state_dir)
         try:

@@ -1,3 +1,4 @@
+import errno
 import json
 import multiprocessing
 import os
@@ -78,3 +79,22 @@ def test_processes_never_lose_an_update(state_dir):
         proc.join(60)
         assert proc.exitcode == 0
     assert StateStore(str(state_dir)).read() == {'count': 200}
+
+
+def test_failed_write_is_a_clear_error_and_keeps_the_old_file(state_dir, monkeypatch):
+    store = StateStore(str(state_dir))
+    with store.transaction() as state:
+        state['n'] = 1
+
+    def disk_full(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, 'fsync', disk_full)
+    with pytest.raises(VpeError) as caught:
+        with store.transaction() as state:
+            state['n'] = 2
+    monkeypatch.undo()
+    assert 'cannot write state file' in caught.value.detail and 'No space left' in caught.value.detail
+    assert caught.value.field == 'state_dir'
+    assert store.read() == {'n': 1}
+    assert sorted(os.listdir(state_dir)) == ['state.json', 'state.lock']
