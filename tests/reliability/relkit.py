@@ -303,6 +303,7 @@ def record(section, **counters):
         except (OSError, ValueError):
             doc = {}
         counters['recorded_at'] = time.strftime('%Y-%m-%d %H:%M:%S')
+        counters['load_average'] = round(os.getloadavg()[0], 1)  # other work on the host slows every figure
         doc[section] = counters
         tmp = OUTPUT.with_suffix('.tmp')
         tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + '\n')

@@ -88,7 +88,10 @@ def render(doc):
     lines.append('| **Total** | **%d** | **%d** | **%d** | |' % tuple(total))
     stamps = sorted(v.get('recorded_at', '') for v in doc.values() if isinstance(v, dict))
     when = '%s to %s' % (stamps[0], stamps[-1]) if stamps else 'never'
-    return (HEAD + '\nRecorded %s (host time).\n\n' % when + '\n'.join(lines) + '\n' + FOOT)
+    loads = sorted(v['load_average'] for v in doc.values() if isinstance(v, dict) and 'load_average' in v)
+    load = (', 1-minute load average %s to %s on the test host (requests per second and kills per time bound '
+            'scale with it)' % (loads[0], loads[-1])) if loads else ''
+    return (HEAD + '\nRecorded %s (host time)%s.\n\n' % (when, load) + '\n'.join(lines) + '\n' + FOOT)
 
 
 def main():
