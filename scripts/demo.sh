@@ -37,7 +37,10 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     "$REPO/scripts/ensure-libvirtd.sh" >/dev/null 2>&1 || true
 fi
-if virsh -c qemu:///system version >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+if [ -n "${VPE_DEMO_URI:-}" ]; then
+    URI=$VPE_DEMO_URI
+    echo "Using $URI (VPE_DEMO_URI)"
+elif virsh -c qemu:///system version >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     URI=qemu:///system
     echo "Using this host's libvirt at $URI"
 else
