@@ -137,9 +137,9 @@ def query_bool(params, name, default=False):
     if raw is None:
         return default
     value = raw.strip().lower()
-    if value in ('true', '1', 'yes'):
+    if value in ('true', '1', 'yes', ''):  # a bare ?force means force
         return True
-    if value in ('false', '0', 'no', ''):
+    if value in ('false', '0', 'no'):
         return False
     raise InvalidInput('%s must be true or false, got %r' % (name, raw), field=name)
 

@@ -62,6 +62,9 @@ def test_partial_put_and_force(shim, domains):
     forced = shim.request('PUT', '/hypervisor/quota?force=true', data=json.dumps({'quota': {'cpu_max': 1}}),
                           headers={'Content-Type': 'application/json'})
     assert forced.json() == {'quota': {'cpu_max': 1, 'memory_max_mb': 20480}}
+    bare = shim.request('PUT', '/hypervisor/quota?force', data=json.dumps({'quota': {'cpu_max': 2}}),
+                        headers={'Content-Type': 'application/json'})
+    assert bare.json() == {'quota': {'cpu_max': 2, 'memory_max_mb': 20480}}
 
 
 @pytest.mark.parametrize('body,field,words', [
