@@ -152,7 +152,8 @@ def _playbook(path, inventory, extra_vars, forks, peer, env, check_rc):
         cmd += ['-f', str(forks)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, env=ansible_env(peer, env), capture_output=True, text=True, cwd=str(path.parent), check=False)
+    proc = subprocess.run(cmd, env=ansible_env(peer, env), capture_output=True, text=True, cwd=str(path.parent),
+                          check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
