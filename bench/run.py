@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Performance bench, side by side on this machine, in one run:
 
 1. overhead: a no-change run of roles/hypervisor (quota, VM bridge, image

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
 
 
 def _operations():
-    return [(m, p, op) for m, p, op in relkit.spec_operations()]
+    return list(relkit.spec_operations())
 
 
 @pytest.fixture(scope='module')

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 
-import pytest
 from openapi_spec_validator import validate
 
 import relkit
