@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+import netns_helpers
 import storage_helpers
 import vpetest
 
@@ -57,5 +58,6 @@ def pytest_sessionstart(session):
     try:
         vpetest.remove_leftovers()
         storage_helpers.remove_leftovers()  # vpetest- pools (files kept), a test image store
+        netns_helpers.remove_leftovers()  # vpetest- namespaces and networks, vt* links
     except vpetest.libvirt.libvirtError:
         pass  # no daemon: unit tests still run, real-libvirt tests fail on their own

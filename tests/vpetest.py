@@ -227,6 +227,22 @@ class Shim:
         self.log.close()
 
 
+PROBLEM = 'application/problem+json'
+
+
+def assert_problem(resp, status, field=None, words=None):
+    """resp is an RFC 9457 problem with `status`, naming `field`, saying `words`."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers['Content-Type'].startswith(PROBLEM)
+    doc = resp.json()
+    assert doc['status'] == status and doc['title'] and doc['detail']
+    if field is not None:
+        assert doc.get('field') == field, doc
+    if words is not None:
+        assert words in doc['detail'], doc
+    return doc
+
+
 # -- ansible -------------------------------------------------------------------
 
 def ansible_env(extra=None):

@@ -10,13 +10,13 @@ from openapi_schema_validator import OAS30Validator
 from prometheus_client.parser import text_string_to_metric_families
 
 import vpetest
+from vpetest import assert_problem
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
 from metricstest import FakeStateCtx, seed
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
 
-PROBLEM = 'application/problem+json'
 MIB = 2 ** 20
 GIB = 2 ** 30
 ALLOWED_Q = 'today, yesterday, thisweek, lastweek, thismonth, lastmonth'
@@ -58,18 +58,6 @@ def metrics_pool():
     remove_pool()
     yield POOL
     remove_pool()
-
-
-def assert_problem(resp, status, field=None, words=None):
-    assert resp.status_code == status, resp.text
-    assert resp.headers['Content-Type'].startswith(PROBLEM)
-    doc = resp.json()
-    assert doc['status'] == status and doc['detail']
-    if field is not None:
-        assert doc.get('field') == field, doc
-    if words is not None:
-        assert words in doc['detail'], doc
-    return doc
 
 
 def families(text):

@@ -11,24 +11,12 @@ import pytest
 
 import netns_helpers as nh
 import vpetest
+from vpetest import assert_problem
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
 
-PROBLEM = 'application/problem+json'
 JSON = {'Content-Type': 'application/json'}
 EMPTY = {'network': {'bridge': None, 'bridge_interface': None}}
-
-
-def assert_problem(resp, status, field=None, words=None):
-    assert resp.status_code == status, resp.text
-    assert resp.headers['Content-Type'].startswith(PROBLEM)
-    doc = resp.json()
-    assert doc['status'] == status and doc['title'] and doc['detail']
-    if field is not None:
-        assert doc.get('field') == field, doc
-    if words is not None:
-        assert words in doc['detail'], doc
-    return doc
 
 
 def put(shim, body, path='/hypervisor/network', token='admin', headers=None):

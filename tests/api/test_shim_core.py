@@ -9,22 +9,9 @@ import pytest
 import requests
 
 import vpetest
+from vpetest import assert_problem
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
-
-PROBLEM = 'application/problem+json'
-
-
-def assert_problem(resp, status, field=None, words=None):
-    assert resp.status_code == status, resp.text
-    assert resp.headers['Content-Type'].startswith(PROBLEM)
-    doc = resp.json()
-    assert doc['status'] == status and doc['title'] and doc['detail']
-    if field is not None:
-        assert doc.get('field') == field, doc
-    if words is not None:
-        assert words in doc['detail'], doc
-    return doc
 
 
 def put_quota(shim, body, token='admin', **kwargs):

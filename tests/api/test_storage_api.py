@@ -9,12 +9,12 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 
 import vpetest
+from vpetest import assert_problem as problem
 from storage_helpers import allocated, define_domain_with_disk, own, own_pool_names, pool_info, sparse, tree_snapshot, virsh
 from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd, pytest.mark.usefixtures('storage_cleanup')]
 
-PROBLEM = 'application/problem+json'
 JSON = {'Content-Type': 'application/json'}
 P = vpetest.PREFIX
 POOL_FIELDS = {'name', 'uuid', 'path', 'max_gb', 'used_gb', 'created_at'}
@@ -31,18 +31,6 @@ def api(tmp_path_factory):
 def send(api, method, path, body=None, token='admin', headers=None):
     data = None if body is None else (body if isinstance(body, str) else json.dumps(body))
     return api.request(method, path, token=token, data=data, headers=dict(JSON, **(headers or {})))
-
-
-def problem(resp, status, field=None, words=None):
-    assert resp.status_code == status, resp.text
-    assert resp.headers['Content-Type'].startswith(PROBLEM)
-    doc = resp.json()
-    assert doc['status'] == status and doc['detail']
-    if field is not None:
-        assert doc.get('field') == field, doc
-    if words is not None:
-        assert words in doc['detail'], doc
-    return doc
 
 
 def post(api, name, path, max_gb=10):
