@@ -103,10 +103,12 @@ def test_read_token_reads_but_cannot_write(env, method, path):
         env['counters']['refused'] += 1
 
 
-@pytest.mark.parametrize('method,path', PROTECTED, ids=['%s %s' % mp for mp in PROTECTED])
+# Writes with an admin token are the other tests' business: only reads here.
+PROTECTED_READS = [mp for mp in PROTECTED if mp[0] == 'GET']
+
+
+@pytest.mark.parametrize('method,path', PROTECTED_READS, ids=['%s %s' % mp for mp in PROTECTED_READS])
 def test_admin_token_passes_auth_on_reads(env, method, path):
-    if method != 'GET':
-        pytest.skip('writes with an admin token are the other tests\' business')
     assert _send(env, method, path, env['shim'].headers('admin')).status_code not in (401, 403)
 
 
