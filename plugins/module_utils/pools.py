@@ -126,6 +126,11 @@ def update(ctx, uuid, desired, check_mode=False):
         new_name = wanted.get('name', live.name)
         if new_name != live.name:
             _check_name_free(pools, new_name)
+            if not os.path.isdir(live.path):
+                # libvirt cannot start a dir pool without its directory, so the
+                # redefine would fail half-way: refuse before touching anything.
+                raise Conflict('pool %s cannot be renamed: its directory %s is missing (removed outside us?); '
+                               'recreate the directory or delete the pool' % (live.name, live.path), field='path')
             users = storage.domains_using(ctx, None, live.name)
             if users:
                 raise Conflict('pool %s cannot be renamed while domain(s) %s refer to it by name'

@@ -244,3 +244,16 @@ def test_image_store_repoint_failure_restores_the_old_pool(system_ctx, state_dir
     assert pool_info(storage.IMAGE_STORE_NAME)['State'] == 'running'
     assert state(state_dir) == before_state
     assert os.path.isdir(str(second))
+
+
+def test_rename_with_its_directory_gone_is_refused_and_changes_nothing(system_ctx, state_dir, tmp_path):
+    target = tmp_path / 'gone'
+    made = create(system_ctx, 'st-gone', target)
+    before_state = state(state_dir)
+    os.rmdir(target)  # removed behind libvirt's back
+    with pytest.raises(Conflict) as caught:
+        system_ctx.run(pools.update, made['uuid'], {'name': P + 'st-gone2'})
+    assert caught.value.field == 'path' and 'directory %s is missing' % target in caught.value.detail
+    assert pool_info(P + 'st-gone')['UUID'] == made['uuid']
+    assert P + 'st-gone2' not in pool_names()
+    assert state(state_dir) == before_state
