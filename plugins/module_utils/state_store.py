@@ -26,6 +26,8 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeEr
 DEFAULT_STATE_DIR = '/var/lib/vpe'
 STATE_FILE = 'state.json'
 LOCK_FILE = 'state.lock'
+TEMP_PREFIX = '.state.'
+TEMP_SUFFIX = '.tmp'
 
 
 class StateStore(object):
@@ -104,7 +106,8 @@ class StateStore(object):
 
     def _write_atomically(self, data):
         self._ensure_dir()
-        fd, tmp = tempfile.mkstemp(prefix='.state.', suffix='.tmp', dir=self.state_dir)
+        self._remove_orphans()
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=self.state_dir)
         try:
             with os.fdopen(fd, 'w') as handle:
                 json.dump(data, handle, indent=2, sort_keys=True)
@@ -124,3 +127,13 @@ class StateStore(object):
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+    def _remove_orphans(self):
+        """Temp files of writers killed before their rename. Every writer holds
+        the lock we hold now, so none of these is still being written."""
+        for name in os.listdir(self.state_dir):
+            if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
+                try:
+                    os.unlink(os.path.join(self.state_dir, name))
+                except OSError:
+                    pass

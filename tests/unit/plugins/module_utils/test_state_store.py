@@ -98,3 +98,15 @@ def test_failed_write_is_a_clear_error_and_keeps_the_old_file(state_dir, monkeyp
     assert caught.value.field == 'state_dir'
     assert store.read() == {'n': 1}
     assert sorted(os.listdir(state_dir)) == ['state.json', 'state.lock']
+
+
+def test_a_killed_writers_temp_file_is_removed_by_the_next_write(state_dir):
+    store = StateStore(str(state_dir))
+    with store.transaction() as state:
+        state['n'] = 1
+    orphan = state_dir / '.state.abc123.tmp'  # what a SIGKILL between write and rename leaves
+    orphan.write_text('{"half":')
+    with store.transaction() as state:
+        state['n'] = 2
+    assert not orphan.exists()
+    assert store.read() == {'n': 2}
