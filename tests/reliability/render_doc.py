@@ -23,13 +23,13 @@ FOOT = """
 - Interface names `.` and `..` passed the bridge rule (Linux refuses them).
 - `api_shim/openapi.yaml` was not valid OpenAPI: two unquoted descriptions
   with commas inside flow mappings turned into stray keys.
-
-## Found and reported (not fixed here)
-
 - PUT /hypervisor/pools/{uuid} renaming a pool whose directory was removed
-  outside the shim answers 500 ("rolling back also failed ... check the host
-  by hand"), though the pool is unchanged; a 409 naming `path` would do.
-- `?force=` (empty) is read as false, so `?force` alone does not force.
+  outside the shim failed half-way with a 500; it is now refused up front
+  with a 409 naming `path`, and nothing changes.
+- `?force` alone (no value) was read as false; it now means true.
+
+## Found and left as designed
+
 - If-Match is checked before the body: a stale ETag with an invalid body is a
   412, not a 400.
 """
