@@ -71,7 +71,9 @@ READ=$(awk '$1 == "read" {print $2; exit}' "$TOKENS")
 URL=http://127.0.0.1:$PORT
 show() {
     echo
-    echo "\$ $*"
+    printf '$'
+    printf ' %q' "$@"  # quoted, so the line can be pasted as it is
+    echo
     "$@"
     echo
 }
