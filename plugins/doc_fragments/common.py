@@ -28,3 +28,14 @@ options:
 requirements:
   - libvirt-python (C(python3-libvirt)) on the managed host
 '''
+
+    # Every module is in the action group; `extends_documentation_fragment:
+    # vpe.hypervisor.common.action_group` documents it once.
+    ACTION_GROUP = r'''
+attributes:
+  action_group:
+    support: full
+    membership:
+      - vpe.hypervisor.all
+    description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
+'''

@@ -30,6 +30,7 @@ options:
     choices: [usages, quota, network, image_pool, pools, metrics]
 extends_documentation_fragment:
   - vpe.hypervisor.common
+  - vpe.hypervisor.common.action_group
 attributes:
   check_mode:
     support: full
@@ -40,11 +41,6 @@ attributes:
   facts:
     support: full
     description: Sets C(ansible_facts.vpe).
-  action_group:
-    support: full
-    membership:
-      - vpe.hypervisor.all
-    description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
 author:
   - vpe.hypervisor developers (@vpe-hypervisor)
 seealso:

@@ -34,6 +34,7 @@ options:
     type: int
 extends_documentation_fragment:
   - vpe.hypervisor.common
+  - vpe.hypervisor.common.action_group
 attributes:
   check_mode:
     support: full
@@ -41,11 +42,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the image store before and after.
-  action_group:
-    support: full
-    membership:
-      - vpe.hypervisor.all
-    description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
 author:
   - vpe.hypervisor developers (@vpe-hypervisor)
 seealso:

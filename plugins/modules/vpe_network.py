@@ -77,6 +77,7 @@ notes:
   - Needs iproute2 (the C(ip) command) on the host; live state is read from C(ip -j).
 extends_documentation_fragment:
   - vpe.hypervisor.common
+  - vpe.hypervisor.common.action_group
 attributes:
   check_mode:
     support: full
@@ -84,11 +85,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows bridge and bridge_interface before and after.
-  action_group:
-    support: full
-    membership:
-      - vpe.hypervisor.all
-    description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
 author:
   - vpe.hypervisor developers (@vpe-hypervisor)
 seealso:

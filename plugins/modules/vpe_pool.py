@@ -48,6 +48,7 @@ options:
     default: present
 extends_documentation_fragment:
   - vpe.hypervisor.common
+  - vpe.hypervisor.common.action_group
 attributes:
   check_mode:
     support: full
@@ -55,11 +56,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the pool before and after (an empty dict for a pool that does not exist).
-  action_group:
-    support: full
-    membership:
-      - vpe.hypervisor.all
-    description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
 author:
   - vpe.hypervisor developers (@vpe-hypervisor)
 seealso:
