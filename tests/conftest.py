@@ -50,6 +50,16 @@ def shim(tmp_path):
     server.stop()
 
 
+@pytest.fixture
+def topo():
+    """A namespace "host" whose eth0 (a veth) has an address and a default
+    route via a peer namespace; removed with its libvirt network afterwards."""
+    made = netns_helpers.HostNetns()
+    yield made
+    made.cleanup()
+    netns_helpers.remove_network(vpetest.PREFIX + made.tag)
+
+
 def pytest_sessionstart(session):
     # Only a whole-suite run (make test sets this) sweeps leftovers: several
     # pytest runs sharing one libvirtd would otherwise delete each other's objects.

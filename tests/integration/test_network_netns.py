@@ -19,14 +19,6 @@ WANT = {'bridge': 'br100', 'bridge_interface': 'eth0'}
 
 
 @pytest.fixture
-def topo():
-    made = nh.HostNetns()
-    yield made
-    made.cleanup()
-    nh.remove_network(vpetest.PREFIX + made.tag)
-
-
-@pytest.fixture
 def netname(topo):
     return vpetest.PREFIX + topo.tag
 

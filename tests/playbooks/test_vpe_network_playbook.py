@@ -9,14 +9,6 @@ import vpetest
 pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd]
 
 
-@pytest.fixture
-def topo():
-    made = nh.HostNetns()
-    yield made
-    made.cleanup()
-    nh.remove_network(vpetest.PREFIX + made.tag)
-
-
 def network_task(topo, tmp_path, register, extra=''):
     return '''
     - name: Bridge the VMs
