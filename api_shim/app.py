@@ -31,7 +31,15 @@ class Shim(object):
             def handler(**kwargs):
                 if scope is not None:
                     self.auth.require(scope)
-                return fn(**kwargs)
+                if method == 'GET':
+                    return fn(**kwargs)
+                try:
+                    return fn(**kwargs)
+                finally:
+                    # Reads reuse what libvirt's events have not invalidated;
+                    # our own change must show on the very next read, before
+                    # its event arrives (and even if the call failed half-way).
+                    self.ctx.forget()
             handler.__name__ = fn.__name__
             self.app.route(path, method, guarded(handler))
             return fn
@@ -59,10 +67,10 @@ class Shim(object):
 def create_app(ctx, authenticator):
     """A WSGI app serving the hypervisor API for `ctx`.
 
-    The shim's connection lives as long as the process, so it keeps what
-    services may reuse between requests (see libvirt_conn.Connection.memo).
+    The shim's context lives as long as the process, so it keeps what
+    services may reuse between requests (see Context.serve_many).
     """
-    ctx.conn.keep_results = True
+    ctx.serve_many()
     shim = Shim(ctx, authenticator)
     for module in routes.MODULES:
         module.register(shim)

@@ -26,6 +26,21 @@ PYTHON = sys.executable
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
 
+def eventually(read, check, timeout=2.0):
+    """read() until check(value) holds or `timeout` seconds passed; the last value.
+
+    For a change made beside the shim (virsh, another libvirt client): the
+    shim shows it once libvirt's event has reached it, a fraction of a
+    millisecond after the call returned, not at the return itself.
+    """
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not check(value) and time.monotonic() < deadline:
+        time.sleep(0.005)
+        value = read()
+    return value
+
+
 def ensure_collection_link():
     """.collections/ansible_collections/vpe/hypervisor -> this checkout."""
     link = COLLECTIONS / 'ansible_collections' / 'vpe' / 'hypervisor'

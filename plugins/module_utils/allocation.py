@@ -6,18 +6,18 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.libvirt_conn import libvirt
+from ansible_collections.vpe.hypervisor.plugins.module_utils.libvirt_conn import UNKNOWN, libvirt
 
 # What a long-lived connection (the shim's, see Connection.memo) may reuse.
 # nodeGetInfo makes libvirtd read /proc and sysfs (about as costly as counting
 # 200 domains): the host's size is asked again after a minute, so CPU or
 # memory hotplug shows within that.
 HOST_SIZE_MAX_AGE = 60.0
-# Counting the domains is reused while the set of domains is unchanged (the
-# IDs of the running ones and the names of the others: a define, undefine,
-# start or stop shows on the next call), for at most this long, which bounds
-# how late an in-place change (a redefinition with other vCPUs or memory,
-# vCPU hotplug) shows.
+# Counting the domains is reused until libvirt reports a domain event (a
+# define, redefine, undefine, start or stop: see libvirt_events), or, where
+# no events arrive, while the set of domains is unchanged (the IDs of the
+# running ones and the names of the others), for at most this long. That
+# bounds how late a change without an event (vCPU hotplug) shows.
 ALLOCATION_MAX_AGE = 1.0
 
 
@@ -39,7 +39,9 @@ def allocated(ctx, fresh=False):
     conn = ctx.conn.get()
     if fresh or not ctx.conn.keep_results:
         return _count(conn)
-    fingerprint = (tuple(sorted(conn.listDomainsID())), tuple(sorted(conn.listDefinedDomains())))
+    fingerprint = ctx.conn.changes('domains')
+    if fingerprint is None or fingerprint is UNKNOWN:
+        fingerprint = (tuple(sorted(conn.listDomainsID())), tuple(sorted(conn.listDefinedDomains())))
     return ctx.conn.memo('allocated', fingerprint, ALLOCATION_MAX_AGE, lambda: _count(conn))
 
 

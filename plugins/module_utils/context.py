@@ -8,6 +8,7 @@ __metaclass__ = type
 
 from collections import namedtuple
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.disk_usage import DiskUsage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.libvirt_conn import Connection, call
 from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
 
@@ -21,6 +22,21 @@ class Context(object):
     def __init__(self, uri=None, state_dir=None):
         self.conn = Connection(uri)
         self.store = StateStore(state_dir)
+        self.disk = DiskUsage()
+
+    def serve_many(self):
+        """Keep results between calls, for a process that serves many (the
+        shim): libvirt reads are checked against libvirt's events
+        (Connection.memo, changes) and directory totals against the
+        directory (DiskUsage). Call before the first service call."""
+        self.conn.watch_events()
+        self.conn.keep_results = True
+        self.disk.keep = True
+
+    def forget(self):
+        """After a change made through this context: drop what was kept."""
+        self.conn.forget()
+        self.disk.forget()
 
     def run(self, fn, *args, **kwargs):
         """Call a service function fn(ctx, ...) with libvirt errors translated."""

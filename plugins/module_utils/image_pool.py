@@ -21,18 +21,18 @@ RESOURCE = 'image-pool'
 KEY = 'image-pool'
 
 
-def _view(live, stored):
+def _view(ctx, live, stored):
     path = live.path if live is not None else None
     return {
         'path': path,
         'max_gb': stored.get('max_gb'),
-        'used_gb': storage.to_gb(storage.used_bytes(path)) if path else 0.0,
+        'used_gb': storage.to_gb(ctx.disk.used_bytes(path)) if path else 0.0,
     }
 
 
 def read(ctx):
     stored = ctx.store.read().get(storage.IMAGE_KEY, {})
-    return _view(storage.image_store(storage.list_pools(ctx)), stored)
+    return _view(ctx, storage.image_store(storage.pools_seen(ctx)), stored)
 
 
 def apply(ctx, desired, check_mode=False):
@@ -43,7 +43,7 @@ def apply(ctx, desired, check_mode=False):
         stored = state.get(storage.IMAGE_KEY, {})
         pools = storage.list_pools(ctx)
         live = storage.image_store(pools)
-        before = _view(live, stored)
+        before = _view(ctx, live, stored)
         after = dict(before)
         if 'path' in wanted:
             path = storage_paths.check_location('path', wanted['path'], storage.extra_system_dirs(state))

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils import libvirt_events
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
     MissingLibrary, NotFound, Unavailable, VpeError)
 
@@ -26,6 +27,10 @@ except ImportError as _exc:
     LIBVIRT_IMPORT_ERROR = _exc
 
 DEFAULT_URI = 'qemu:///system'
+
+# changes() of a watched connection whose driver delivers no events: a kept
+# result can then not be validated for free, and memo() computes afresh.
+UNKNOWN = object()
 
 
 def default_uri():
@@ -65,6 +70,7 @@ class Connection(object):
         # between calls. Off for a module run, which asks everything once.
         self.keep_results = False
         self._memo = {}
+        self._events = None  # libvirt_events.Counters once watch_events() was called
 
     def get(self):
         require_libvirt()
@@ -81,7 +87,38 @@ class Connection(object):
                 self._conn = libvirt.open(self.uri)
             except libvirt.libvirtError as exc:
                 raise Unavailable('cannot connect to libvirt at %s: %s' % (self.uri, exc.get_error_message()))
+            if self._events is not None:
+                self._events.attach(self._conn)
             return self._conn
+
+    def watch_events(self):
+        """Follow libvirt's domain and pool events from now on (a long-lived
+        user, with keep_results). Call before the first get()."""
+        require_libvirt()
+        libvirt_events.start_loop()
+        with self._lock:
+            if self._events is None:
+                self._events = libvirt_events.Counters()
+                self._drop_locked()  # a connection opened before the loop gets no events
+
+    def changes(self, kind):
+        """A memo() fingerprint for `kind` ('domains' or 'pools'): its event
+        counter on a watched connection, None on an unwatched one (a module
+        run, which reads once), UNKNOWN where events are not delivered."""
+        if self._events is None:
+            return None
+        self.get()  # (re)connect first: that bumps the counters
+        if not self._events.delivering:
+            return UNKNOWN
+        return self._events.value(kind)
+
+    def forget(self):
+        """Drop every kept result: after a change made through this
+        connection, whose own event may not have arrived yet."""
+        with self._lock:
+            self._memo = {}
+            if self._events is not None:
+                self._events.bump_all()
 
     def is_open(self):
         conn = self._conn
@@ -104,7 +141,7 @@ class Connection(object):
         fingerprint must be read before compute() runs, so a change that lands
         in between shows as a different fingerprint on the next call.
         """
-        if not self.keep_results:
+        if not self.keep_results or fingerprint is UNKNOWN:
             return compute()
         now = time.monotonic()
         kept = self._memo.get(key)
@@ -117,6 +154,8 @@ class Connection(object):
     def _drop_locked(self):
         self._memo = {}
         conn, self._conn = self._conn, None
+        if conn is not None and self._events is not None:
+            self._events.detach(conn)
         if conn is not None:
             try:
                 conn.close()

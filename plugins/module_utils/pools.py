@@ -23,14 +23,14 @@ RESOURCE = 'pool'
 KEY = 'pools'
 
 
-def _view(live, meta):
+def _view(ctx, live, meta):
     meta = meta or {}
     return {
         'name': live.name,
         'uuid': live.uuid,
         'path': live.path,
         'max_gb': meta.get('max_gb'),
-        'used_gb': storage.to_gb(storage.used_bytes(live.path)) if live.path else 0.0,
+        'used_gb': storage.to_gb(ctx.disk.used_bytes(live.path)) if live.path else 0.0,
         'created_at': meta.get('created_at'),
     }
 
@@ -38,8 +38,8 @@ def _view(live, meta):
 def read(ctx):
     """Every volume pool, by name."""
     metas = ctx.store.read().get(storage.POOLS_KEY, {})
-    pools = storage.volume_pools(storage.list_pools(ctx))
-    return [_view(p, metas.get(p.uuid)) for p in sorted(pools, key=lambda p: p.name)]
+    pools = storage.volume_pools(storage.pools_seen(ctx))
+    return [_view(ctx, p, metas.get(p.uuid)) for p in sorted(pools, key=lambda p: p.name)]
 
 
 def _find(pools, uuid):
@@ -121,7 +121,7 @@ def update(ctx, uuid, desired, check_mode=False):
         pools = storage.list_pools(ctx)
         live = _find(pools, uuid)
         meta = state.get(storage.POOLS_KEY, {}).get(uuid)
-        before = _view(live, meta)
+        before = _view(ctx, live, meta)
         after = dict(before)
         new_name = wanted.get('name', live.name)
         if new_name != live.name:
@@ -171,7 +171,7 @@ def delete(ctx, uuid, check_mode=False):
     with ctx.store.locked():
         pools = storage.list_pools(ctx)
         live = _find(pools, uuid)
-        before = _view(live, ctx.store.read().get(storage.POOLS_KEY, {}).get(uuid))
+        before = _view(ctx, live, ctx.store.read().get(storage.POOLS_KEY, {}).get(uuid))
         users = storage.domains_using(ctx, live.path, live.name)
         if users:
             raise Conflict('pool %s is in use: a volume of it is a disk of domain(s) %s; detach them first'

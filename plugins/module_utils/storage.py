@@ -19,6 +19,7 @@ import time
 from collections import namedtuple
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import pool_xml, storage_paths
+from ansible_collections.vpe.hypervisor.plugins.module_utils.disk_usage import used_bytes  # noqa: F401 (storage.used_bytes)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.libvirt_conn import libvirt
 
@@ -32,6 +33,11 @@ SETTINGS_KEY = 'storage'
 GIB = 1024 ** 3
 NEW_DIR_MODE = 0o755
 
+# How long a read may reuse the pool listing with no pool event since (a
+# safety net: an event lost with a dropped connection is covered by the
+# reconnect, which forgets everything).
+LISTING_MAX_AGE = 5.0
+
 LivePool = namedtuple('LivePool', ['obj', 'name', 'uuid', 'path', 'type'])
 
 
@@ -44,32 +50,17 @@ def to_gb(num_bytes):
     return round(num_bytes / float(GIB), 2)
 
 
-def used_bytes(path):
-    """Bytes on disk (st_blocks * 512) of the regular files directly in `path`.
-
-    A dir pool's volumes are the files of its directory, so one scandir walk
-    counts them all without a libvirt round trip per volume. Symlinks are not
-    followed (what they point at is not in the pool) and subdirectories are
-    not descended. A missing or unreadable directory counts 0.
-    """
-    total = 0
-    try:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                try:
-                    if entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
-                except OSError:
-                    continue  # removed while we walked
-    except OSError:
-        return 0
-    return total
-
-
 def extra_system_dirs(state):
     """The operator's additions to storage_paths.SYSTEM_TREES, from the state file."""
     extra = state.get(SETTINGS_KEY, {}).get('extra_system_dirs') or []
     return tuple(d for d in extra if isinstance(d, str) and d.startswith('/'))
+
+
+def pools_seen(ctx):
+    """list_pools() for a read. A long-lived context keeps the listing until
+    libvirt reports a pool event (Connection.changes), and at most
+    LISTING_MAX_AGE; a change goes through list_pools() itself."""
+    return ctx.conn.memo('pools', ctx.conn.changes('pools'), LISTING_MAX_AGE, lambda: list_pools(ctx))
 
 
 def list_pools(ctx):

@@ -137,6 +137,9 @@ def test_both_routes_need_a_token_and_are_read_only(seeded_shim, path):
 def test_prometheus_text_parses_back_and_matches_the_api(seeded_shim, domains):
     shim, state_dir = seeded_shim
     domains.define('metrics-prom', vcpus=2, memory_mib=128)
+    counted = vpetest.virsh_allocation()['instances']
+    vpetest.eventually(lambda: shim.request('GET', '/hypervisor/usages').json()['usages']['instances'],
+                       lambda v: v == counted)
     resp = shim.request('GET', '/metrics', token='read')
     assert resp.status_code == 200
     assert resp.headers['Content-Type'] == 'text/plain; version=0.0.4; charset=utf-8'

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bytes on disk of a pool's directory, and, in a long-lived process (the
+shim), each directory's total kept between requests."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import threading
+import time
+
+# A kept total is walked again once it is this old (seconds): a file that
+# grows (a VM writing into its disk) does not touch its directory.
+MAX_AGE = 5.0
+# A directory's mtime is only as fine as the kernel's clock tick, so a file
+# added within a tick of our stat can leave the mtime as we saw it. A walk
+# that started this soon after the mtime is not trusted (the racy-git rule).
+RACY_SECONDS = 0.1
+
+
+def used_bytes(path):
+    """Bytes on disk (st_blocks * 512) of the regular files directly in `path`.
+
+    A dir pool's volumes are the files of its directory, so one scandir walk
+    counts them all without a libvirt round trip per volume. Symlinks are not
+    followed (what they point at is not in the pool) and subdirectories are
+    not descended. A missing or unreadable directory counts 0.
+    """
+    total = 0
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+                except OSError:
+                    continue  # removed while we walked
+    except OSError:
+        return 0
+    return total
+
+
+def _identity(path):
+    """What changes when a file is added to, removed from or renamed in `path`."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_mtime_ns)
+
+
+class DiskUsage(object):
+    """used_bytes(), kept per directory while `keep` is on.
+
+    A kept total is used while the directory is unchanged (same inode and
+    mtime, so a volume created or removed shows on the next read) and walked
+    again once it is older than MAX_AGE; meanwhile the old total is served
+    while one background thread walks, so no reader waits for a walk of an
+    unchanged directory. Off (the default), every call walks: a module run
+    reads once, and capacity checks call used_bytes() directly.
+    """
+
+    def __init__(self, keep=False):
+        self.keep = keep
+        self._kept = {}  # path -> (identity, walked at (monotonic), total)
+        self._walking = set()
+        self._lock = threading.Lock()
+
+    def used_bytes(self, path):
+        if not self.keep:
+            return used_bytes(path)
+        identity = _identity(path)
+        if identity is None:
+            return 0
+        kept = self._kept.get(path)
+        if kept is None or kept[0] != identity:
+            return self._walk(path, identity)
+        if time.monotonic() - kept[1] > MAX_AGE:
+            self._walk_in_background(path)
+        return kept[2]
+
+    def forget(self):
+        self._kept = {}
+
+    def _walk(self, path, identity):
+        started = time.monotonic()
+        trusted = time.time() - identity[2] / 1e9 > RACY_SECONDS
+        total = used_bytes(path)
+        if trusted:
+            self._kept[path] = (identity, started, total)
+        else:
+            self._kept.pop(path, None)
+        return total
+
+    def _walk_in_background(self, path):
+        with self._lock:
+            if path in self._walking:
+                return
+            self._walking.add(path)
+        thread = threading.Thread(target=self._background_walk, args=(path,), name='disk-usage')
+        thread.daemon = True
+        thread.start()
+
+    def _background_walk(self, path):
+        try:
+            identity = _identity(path)
+            if identity is None:
+                self._kept.pop(path, None)
+            else:
+                self._walk(path, identity)
+        finally:
+            with self._lock:
+                self._walking.discard(path)

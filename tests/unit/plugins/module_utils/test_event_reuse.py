@@ -1,0 +1,104 @@
+"""What a context serving many calls (the shim's, Context.serve_many) keeps
+between them, checked against libvirt's events on the test driver: a change
+made by another caller shows once its event arrives, our own at once (forget),
+and a kept count is not asked of libvirt again while nothing happened."""
+
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import vpetest
+from ansible_collections.vpe.hypervisor.plugins.module_utils import allocation, libvirt_conn, pools, storage, usage
+
+
+@pytest.fixture
+def served(test_ctx):
+    test_ctx.serve_many()
+    yield test_ctx
+    conn = test_ctx.conn.get()
+    for dom in conn.listAllDomains(0):
+        if dom.name().startswith(vpetest.PREFIX):
+            dom.undefine()
+    for pool in conn.listAllStoragePools(0):
+        if pool.name().startswith(vpetest.PREFIX):
+            if pool.isActive():
+                pool.destroy()
+            pool.undefine()
+
+
+def domain_xml(name, vcpus, uuid=None):
+    root = ET.fromstring(vpetest.domain_xml(vpetest.PREFIX + name, vcpus, 64))
+    root.set('type', 'test')
+    if uuid:  # the test driver redefines in place only with the same uuid
+        ET.SubElement(root, 'uuid').text = uuid
+    return ET.tostring(root, encoding='unicode')
+
+
+def test_a_define_elsewhere_shows_once_its_event_arrived(served):
+    first = served.run(usage.read)
+    before = served.conn.changes('domains')
+    dom = served.conn.get().defineXML(domain_xml('ev-a', 3))
+    vpetest.eventually(lambda: served.conn.changes('domains'), lambda v: v != before)
+    assert served.run(usage.read)['cpu_used'] == first['cpu_used'] + 3
+    before = served.conn.changes('domains')
+    served.conn.get().defineXML(domain_xml('ev-a', 5, dom.UUIDString()))  # redefined in place: an event too
+    vpetest.eventually(lambda: served.conn.changes('domains'), lambda v: v != before)
+    assert served.run(usage.read)['cpu_used'] == first['cpu_used'] + 5
+    dom.undefine()
+    assert vpetest.eventually(lambda: served.run(usage.read), lambda v: v == first) == first
+
+
+def test_a_kept_count_asks_libvirt_nothing_until_an_event(served, monkeypatch):
+    served.run(usage.read)
+    asked = []
+    real = allocation._count
+    monkeypatch.setattr(allocation, '_count', lambda conn: asked.append(1) or real(conn))
+    for _ in range(5):
+        served.run(usage.read)
+    assert asked == []
+    served.conn.get().defineXML(domain_xml('ev-b', 1))
+    vpetest.eventually(lambda: served.run(usage.read), lambda _v: asked)
+    assert len(asked) == 1
+
+
+def test_the_pool_listing_is_kept_until_a_pool_event(served, tmp_path, monkeypatch):
+    listed = [p['name'] for p in served.run(pools.read)]
+    calls = []
+    real = storage.list_pools
+    monkeypatch.setattr(storage, 'list_pools', lambda ctx: calls.append(1) or real(ctx))
+    assert [p['name'] for p in served.run(pools.read)] == listed
+    assert calls == []
+    xml = "<pool type='dir'><name>%sev-pool</name><target><path>%s</path></target></pool>" % (
+        vpetest.PREFIX, tmp_path)
+    served.conn.get().storagePoolDefineXML(xml, 0)
+    names = vpetest.eventually(lambda: [p['name'] for p in served.run(pools.read)], lambda v: v != listed)
+    assert names == sorted(listed + [vpetest.PREFIX + 'ev-pool'])
+
+
+def test_forget_shows_our_own_change_before_its_event(served, monkeypatch):
+    served.run(usage.read)
+    # hold the callbacks back: only forget() can make the change show
+    monkeypatch.setattr(served.conn._events, '_bump', lambda kind: None)
+    served.conn.get().defineXML(domain_xml('ev-c', 2))
+    time.sleep(0.05)
+    kept = served.run(usage.read)
+    served.forget()
+    assert served.run(usage.read)['cpu_used'] == kept['cpu_used'] + 2
+
+
+def test_without_events_a_kept_result_is_never_trusted(served, monkeypatch):
+    served.conn.get()
+    monkeypatch.setattr(served.conn._events, 'delivering', False)
+    assert served.conn.changes('pools') is libvirt_conn.UNKNOWN
+    calls = []
+    real = storage.list_pools
+    monkeypatch.setattr(storage, 'list_pools', lambda ctx: calls.append(1) or real(ctx))
+    served.run(pools.read)
+    served.run(pools.read)
+    assert len(calls) == 2
+
+
+def test_a_module_run_is_not_watched(test_ctx):
+    assert test_ctx.conn.changes('domains') is None
+    assert test_ctx.disk.keep is False
