@@ -184,16 +184,30 @@ def delete(ctx, uuid, check_mode=False):
         return Change(True, before, {})
 
 
-def apply(ctx, desired, check_mode=False):
-    """The module's view: make pool `name` present (with path, max_gb) or absent."""
-    desired = dict(desired)
-    state = desired.pop('state', None) or 'present'
+def check_desired(desired):
+    """apply's checks that need no libvirt; returns (state, the fields apply uses).
+
+    A list of pools is checked with it before any item is applied, so bad
+    input anywhere in the list changes nothing. An absent pool needs its name
+    only, as in apply.
+    """
+    body = dict(desired)
+    state = body.pop('state', None) or 'present'
     if state not in ('present', 'absent'):
         raise InvalidInput('state must be present or absent, got %r' % (state,), field='state')
-    name = desired.get('name')
+    name = body.get('name')
     if name is None:
         raise InvalidInput('name is required', field='name')
     fields.check_field(RESOURCE, 'name', name)
+    if state == 'absent':
+        return state, {'name': name}
+    return state, fields.check_body(RESOURCE, body)
+
+
+def apply(ctx, desired, check_mode=False):
+    """The module's view: make pool `name` present (with path, max_gb) or absent."""
+    state, clean = check_desired(desired)
+    name = clean['name']
     with ctx.store.locked():
         live = _by_name(storage.list_pools(ctx), name)
         if state == 'absent':
@@ -201,8 +215,7 @@ def apply(ctx, desired, check_mode=False):
                 return Change(False, {}, {})
             return delete(ctx, live.uuid, check_mode=check_mode)
         if live is None:
-            return create(ctx, desired, check_mode=check_mode)
-        clean = fields.check_body(RESOURCE, desired)
+            return create(ctx, clean, check_mode=check_mode)
         if 'path' in clean:
             path = storage_paths.resolve('path', clean['path'])
             if path != live.path:
