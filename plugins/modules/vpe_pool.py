@@ -8,11 +8,17 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: vpe_pool
-short_description: Create, resize or remove a volume pool on a hypervisor
+short_description: Create, resize or remove volume pools on a hypervisor
 version_added: 0.1.0
 description:
   - Manages a volume pool, a libvirt C(dir) storage pool that is defined, built, started and autostarted,
     with a capacity limit O(max_gb) kept in the host state. The pool is identified by O(name).
+  - O(pools) manages several pools in one module run and one libvirt connection, applied in the order given.
+    Every item is checked first (the rules of each option, and no name given twice), so bad input anywhere
+    in the list changes nothing; the error names the item (for example V(pools[2])). What needs the host to
+    be checked (a free name, a path that overlaps nothing, O(pools[].path) and O(pools[].max_gb) given for a
+    pool that does not exist yet) is checked when the item's turn comes; if it fails there, the items
+    before it stay applied and the run fails naming the item, returning what the items before it did.
   - The same operations as C(POST /hypervisor/pools), C(PUT /hypervisor/pools/{uuid}) and
     C(DELETE /hypervisor/pools/{uuid}) of the REST shim.
   - O(path) is resolved (symlinks followed, C(..) collapsed) before any check. It must not be C(/),
@@ -29,8 +35,8 @@ options:
     description:
       - Pool name, unique on the host. 1-64 characters of C(A-Z a-z 0-9 _ . -), not starting with C(.).
       - V(vpe-image-store) is reserved for the image store.
+      - Exactly one of O(name) and O(pools) is required.
     type: str
-    required: true
   path:
     description:
       - Absolute path of the pool directory. Required to create a pool.
@@ -46,6 +52,35 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  pools:
+    description:
+      - Several pools, each with the options of a single pool, applied in order in one module run.
+      - Mutually exclusive with O(name), O(path), O(max_gb) and O(state).
+      - Each name may appear once.
+      - In check mode every item is checked against the host as it is, not as the items before it would
+        leave it.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - Pool name, as O(name).
+        type: str
+        required: true
+      path:
+        description:
+          - Absolute path of the pool directory, as O(path). Required to create a pool.
+        type: path
+      max_gb:
+        description:
+          - Capacity limit in GiB, as O(max_gb). Required to create a pool.
+        type: int
+      state:
+        description:
+          - V(present) or V(absent), as O(state).
+        type: str
+        choices: [present, absent]
+        default: present
 extends_documentation_fragment:
   - vpe.hypervisor.common
   - vpe.hypervisor.common.action_group
@@ -55,7 +90,9 @@ attributes:
     description: Checks every rule and reports what would change, and changes nothing.
   diff_mode:
     support: full
-    description: Shows the pool before and after (an empty dict for a pool that does not exist).
+    description:
+      - Shows the pool before and after (an empty dict for a pool that does not exist).
+      - With O(pools), one before/after per item, headed by the pool's name.
 author:
   - vpe.hypervisor developers (@vpe-hypervisor)
 seealso:
@@ -79,12 +116,24 @@ EXAMPLES = r'''
   vpe.hypervisor.vpe_pool:
     name: pool1
     state: absent
+
+- name: Several pools in one run
+  vpe.hypervisor.vpe_pool:
+    pools:
+      - name: fast
+        path: /srv/vpe/pools/fast
+        max_gb: 1000
+      - name: bulk
+        path: /srv/vpe/pools/bulk
+        max_gb: 4000
+      - name: old-scratch
+        state: absent
 '''
 
 RETURN = r'''
 pool:
   description: The pool after the change (what it would be, in check mode); empty when absent.
-  returned: success
+  returned: success, with O(name)
   type: dict
   contains:
     name:
@@ -111,13 +160,29 @@ pool:
       description: When the pool was created through this collection, host local time (null if not).
       type: str
       sample: '2026-02-24 11:22:11'
+pools:
+  description:
+    - With O(pools), each pool after the change, in the order of O(pools), each like RV(pool) (empty for an
+      absent one).
+    - When an item fails, the items before it (what they did stays done).
+  returned: with O(pools)
+  type: list
+  elements: dict
+  sample:
+    - name: fast
+      uuid: 19636f21-dc97-4cde-af55-fd6459342516
+      path: /srv/vpe/pools/fast
+      max_gb: 1000
+      used_gb: 20.5
+      created_at: '2026-02-24 11:22:11'
+    - {}
 status:
   description: HTTP-equivalent status of a failure (400 bad value, 409 conflict or pool in use, 503 libvirt down).
   returned: failure
   type: int
   sample: 409
 field:
-  description: The option at fault.
+  description: The option at fault; with O(pools), prefixed with the item, for example V(pools[2].max_gb).
   returned: failure
   type: str
   sample: path
@@ -132,17 +197,33 @@ domains:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pools
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec, run_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import (
+    common_argument_spec, run_apply, run_apply_list)
+
+POOL_OPTIONS = ('name', 'path', 'max_gb', 'state')
+
+
+def pool_options():
+    """The options of one pool, from the field table, plus state."""
+    options = fields.argument_spec('pool')
+    options['state'] = {'type': 'str', 'choices': ['present', 'absent'], 'default': 'present'}
+    return options
 
 
 def main():
     argument_spec = common_argument_spec()
-    argument_spec.update(fields.argument_spec('pool'))
-    argument_spec['name']['required'] = True
-    argument_spec['state'] = {'type': 'str', 'choices': ['present', 'absent'], 'default': 'present'}
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    desired = dict((k, module.params[k]) for k in ('name', 'path', 'max_gb', 'state'))
-    run_apply(module, pools, 'pool', desired)
+    argument_spec.update(pool_options())
+    item_options = pool_options()
+    item_options['name']['required'] = True
+    argument_spec['pools'] = {'type': 'list', 'elements': 'dict', 'options': item_options}
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[('name', 'pools')],
+                           mutually_exclusive=[('pools', option) for option in POOL_OPTIONS])
+    if module.params['pools'] is not None:
+        items = [dict((k, item[k]) for k in POOL_OPTIONS) for item in module.params['pools']]
+        run_apply_list(module, pools, 'pools', items)
+    else:
+        run_apply(module, pools, 'pool', dict((k, module.params[k]) for k in POOL_OPTIONS))
 
 
 if __name__ == '__main__':
