@@ -13,6 +13,8 @@ with the same uuid at the new path): no file is moved or deleted.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+
 from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pool_xml, storage, storage_paths
 from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict
@@ -35,8 +37,12 @@ def read(ctx):
     return _view(ctx, storage.image_store(storage.pools_seen(ctx)), stored)
 
 
-def apply(ctx, desired, check_mode=False):
-    """Set path, max_gb or both (partial update)."""
+def apply(ctx, desired, check_mode=False, create=False):
+    """Set path, max_gb or both (partial update).
+
+    create=True makes a missing path (mode 0755, parents too) instead of
+    refusing it, as pools do; the module offers it, the REST API does not.
+    """
     wanted = fields.check_body(RESOURCE, desired)
     with ctx.store.locked():
         state = ctx.store.read()
@@ -45,9 +51,12 @@ def apply(ctx, desired, check_mode=False):
         live = storage.image_store(pools)
         before = _view(ctx, live, stored)
         after = dict(before)
+        make_dir = False
         if 'path' in wanted:
             path = storage_paths.check_location('path', wanted['path'], storage.extra_system_dirs(state))
-            storage_paths.check_existing_dir('path', wanted['path'], path)
+            make_dir = create and not os.path.lexists(path)
+            if not make_dir:
+                storage_paths.check_existing_dir('path', wanted['path'], path)
             storage_paths.check_no_overlap('path', path, storage.occupied(
                 pools, state, skip_uuid=live.uuid if live is not None else None))
             after['path'] = path
@@ -61,12 +70,15 @@ def apply(ctx, desired, check_mode=False):
                 raise Conflict('max_gb %d is below used_gb %.2f, the bytes already on disk in %s; free space first'
                                % (after['max_gb'], storage.to_gb(used), after['path']),
                                field='max_gb', used_gb=storage.to_gb(used))
-        changed = after != before
+        # a missing directory is a change even where the path stays the same
+        changed = after != before or make_dir
         record = dict(stored)
         record.update((k, after[k]) for k in ('path', 'max_gb') if after[k] is not None)
         if check_mode or (not changed and record == stored):
             return Change(changed, before, after)
         with storage.Rollback() as undo:
+            if make_dir:
+                storage.make_dirs(after['path'], undo)
             if after['path'] != before['path']:
                 _repoint(ctx, live, after['path'], undo)
             with ctx.store.transaction() as doc:

@@ -15,23 +15,31 @@ description:
     from the volume pools, and its capacity limit O(max_gb) kept in the host state.
   - Partial update, only the options given are changed.
   - The same operation as C(PUT /hypervisor/image-pool) of the REST shim.
-  - O(path) must be an existing directory. It is resolved (symlinks followed, C(..) collapsed) before any
-    check, must not be C(/) or in a system tree (C(/bin /boot /dev /etc /lib* /proc /run /sbin /sys /usr),
+  - O(path) must be an existing directory, unless O(create=true). It is resolved (symlinks followed, C(..)
+    collapsed) before any check, must not be C(/) or in a system tree (C(/bin /boot /dev /etc /lib* /proc /run /sbin /sys /usr),
     extended by C(storage.extra_system_dirs) in the state file), and must not be equal to, inside or around
     the path of a volume pool.
   - Changing O(path) re-points the reserved pool at the new directory. No file is moved or deleted; images
     in the old directory stay there.
-  - Any failure half-way undoes what the run did, so libvirt and the state file are left as they were.
+  - Any failure half-way undoes what the run did, so libvirt, the state file and the disk are left as they
+    were (a directory the run created is removed again).
 options:
   path:
     description:
-      - Absolute path of an existing directory for images.
+      - Absolute path of the directory for images. It must exist unless O(create=true).
     type: path
   max_gb:
     description:
       - Capacity limit in GiB, an integer of at least 1.
       - A value below what the files in the directory already take on disk is refused.
     type: int
+  create:
+    description:
+      - Create O(path) when it does not exist (mode 0755, parents too), as M(vpe.hypervisor.vpe_pool) creates
+        a pool's directory. In check mode nothing is created and the run reports the change.
+      - With V(false), a missing O(path) is an error, as in C(PUT /hypervisor/image-pool).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - vpe.hypervisor.common
   - vpe.hypervisor.common.action_group
@@ -58,6 +66,12 @@ EXAMPLES = r'''
 - name: Change only the limit
   vpe.hypervisor.vpe_image_pool:
     max_gb: 1500
+
+- name: Keep images in a directory made if missing
+  vpe.hypervisor.vpe_image_pool:
+    path: /srv/vpe/images
+    max_gb: 500
+    create: true
 '''
 
 RETURN = r'''
@@ -99,10 +113,11 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner impor
 def main():
     argument_spec = common_argument_spec()
     argument_spec.update(fields.argument_spec('image-pool'))
+    argument_spec['create'] = {'type': 'bool', 'default': False}
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[('path', 'max_gb')])
     desired = {'path': module.params['path'], 'max_gb': module.params['max_gb']}
-    run_apply(module, image_pool, 'image_pool', desired)
+    run_apply(module, image_pool, 'image_pool', desired, create=module.params['create'])
 
 
 if __name__ == '__main__':

@@ -246,6 +246,25 @@ def test_image_store_repoint_failure_restores_the_old_pool(system_ctx, state_dir
     assert os.path.isdir(str(second))
 
 
+def test_image_store_create_failure_removes_the_directory_it_made(system_ctx, state_dir, tmp_path, monkeypatch,
+                                                                  image_store_guard):
+    first = tmp_path / 'i1'
+    first.mkdir()
+    system_ctx.run(image_pool.apply, {'path': str(first), 'max_gb': 5})
+    before_state = state(state_dir)
+
+    def start_fails(pool, undo):
+        pool.create(0)
+        undo.push('stop', pool.destroy)
+        pool.create(0)  # libvirt: "storage pool ... is already active"
+    monkeypatch.setattr(storage, 'start', start_fails)
+    with pytest.raises(VpeError, match='already active'):
+        system_ctx.run(image_pool.apply, {'path': str(tmp_path / 'new' / 'images')}, create=True)
+    assert not (tmp_path / 'new').exists()  # both directories it made are gone again
+    assert pool_path(storage.IMAGE_STORE_NAME) == str(first)
+    assert state(state_dir) == before_state
+
+
 def test_rename_with_its_directory_gone_is_refused_and_changes_nothing(system_ctx, state_dir, tmp_path):
     target = tmp_path / 'gone'
     made = create(system_ctx, 'st-gone', target)

@@ -51,3 +51,31 @@ def test_vpe_image_pool_check_apply_idempotent_diff_and_repoint(tmp_path, image_
     assert pool_path('vpe-image-store') == str(second)
     assert tree_snapshot(first) == {str(first / 'base.img'): 1024 ** 2}
     assert json.loads((state / 'state.json').read_text())['image_pool'] == {'path': str(second), 'max_gb': 100}
+
+
+def test_vpe_image_pool_create_makes_a_missing_directory_and_check_mode_does_not(tmp_path, image_store_guard):
+    state = tmp_path / 'state'
+    target = tmp_path / 'new' / 'images'  # the parent is missing too
+    wanted = {'path': str(target), 'max_gb': 50, 'create': True}
+
+    rc, results, out = vpetest.run_playbook(task('vpe_image_pool', state, 'r_check', wanted, 'check_mode: true'))
+    assert rc == 0, out
+    check = results['r_check']
+    assert check['changed'] is True
+    assert check['image_pool'] == {'path': str(target), 'max_gb': 50, 'used_gb': 0.0}
+    assert check['diff']['after'] == check['image_pool']
+    assert not (tmp_path / 'new').exists() and not (state / 'state.json').exists()
+
+    tasks = (task('vpe_image_pool', state, 'r_apply', wanted)
+             + task('vpe_image_pool', state, 'r_again', wanted)
+             + task('vpe_image_pool', state, 'r_no_create', {'path': str(tmp_path / 'other')}))
+    rc, results, out = vpetest.run_playbook(tasks)
+    assert rc == 0, out
+    applied = results['r_apply']
+    assert applied['changed'] is True and applied['image_pool'] == check['image_pool']
+    assert target.is_dir() and pool_path('vpe-image-store') == str(target)
+    assert [oct(d.stat().st_mode & 0o777) for d in (target, target.parent)] == ['0o755', '0o755']
+    assert results['r_again']['changed'] is False
+    no_create = results['r_no_create']  # create defaults to false: a missing path stays an error
+    assert no_create['failed'] is True and no_create['status'] == 400 and 'does not exist' in no_create['msg']
+    assert not (tmp_path / 'other').exists()
