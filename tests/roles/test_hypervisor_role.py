@@ -1,5 +1,7 @@
 """The hypervisor role: check mode end to end on the real libvirtd changes
-nothing, and meta/argument_specs.yml refuses bad variables before any task."""
+nothing, a real run makes the image store and the pools with one module task
+each and a second run changes nothing, and meta/argument_specs.yml refuses
+bad variables before any task."""
 
 import subprocess
 import textwrap
@@ -8,6 +10,8 @@ import pytest
 
 import vpetest
 from role_helpers import recap, run_play
+from storage_helpers import pool_path, remove_test_pools
+from storage_helpers import image_store_guard  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd]
 
@@ -46,6 +50,29 @@ def test_check_mode_reports_every_part_and_changes_nothing(tmp_path):
     assert not (root / 'state' / 'state.json').exists()
     assert not (root / 'images').exists() and not (root / 'pools').exists()
     assert 'vpetest-rolecheck' not in pools()
+
+
+def test_apply_runs_one_task_for_the_image_store_and_one_for_all_pools(tmp_path, image_store_guard):
+    root = tmp_path / 'root'
+    names = ['vpetest-roleapply-%d' % i for i in range(1, 4)]
+    hypervisor_vars = 'hypervisor_image_pool: {path: %s/images, max_gb: 3}\nhypervisor_pools:\n' % root
+    hypervisor_vars += ''.join('  - {name: %s, path: %s/pools/%s, max_gb: 2}\n' % (n, root, n) for n in names)
+    try:
+        rc, out = run_play(play(root, hypervisor_vars), tmp_path, '--diff')
+        assert rc == 0, out
+        assert recap(out)['changed'] == 2, out
+        # the image store directory is made by vpe_image_pool, the pools in one module run
+        assert (root / 'images').is_dir() and pool_path('vpe-image-store') == str(root / 'images')
+        assert set(names) <= set(pools()) and all((root / 'pools' / n).is_dir() for n in names)
+        assert out.count('TASK [vpe.hypervisor.hypervisor : Create, resize or remove the volume pools]') == 1
+        assert 'item=' not in out
+
+        rc, out = run_play(play(root, hypervisor_vars), tmp_path)
+        assert rc == 0, out
+        # what ran: the variables' check, the image store, the pools (no packages, quota or bridge here)
+        assert (recap(out)['ok'], recap(out)['changed'], recap(out)['skipped']) == (3, 0, 3), out
+    finally:
+        remove_test_pools(prefixes=('vpetest-roleapply-',))
 
 
 def test_argument_specs_refuse_bad_variables(tmp_path):
