@@ -70,6 +70,7 @@ class Connection(object):
         # between calls. Off for a module run, which asks everything once.
         self.keep_results = False
         self._memo = {}
+        self._compute_locks = {}
         self._events = None  # libvirt_events.Counters once watch_events() was called
 
     def get(self):
@@ -139,17 +140,33 @@ class Connection(object):
 
         Only while keep_results is on; a reconnect forgets everything. A
         fingerprint must be read before compute() runs, so a change that lands
-        in between shows as a different fingerprint on the next call.
+        in between shows as a different fingerprint on the next call. One
+        compute() per key runs at a time: callers that find the value stale
+        together wait for it rather than all asking libvirt at once.
         """
         if not self.keep_results or fingerprint is UNKNOWN:
             return compute()
-        now = time.monotonic()
-        kept = self._memo.get(key)
-        if kept is not None and kept[1] == fingerprint and now - kept[0] <= max_age:
+        kept = self._fresh(key, fingerprint, max_age)
+        if kept is not None:
             return kept[2]
-        value = compute()
-        self._memo[key] = (now, fingerprint, value)
-        return value
+        with self._compute_lock(key):
+            kept = self._fresh(key, fingerprint, max_age)  # computed while we waited
+            if kept is not None:
+                return kept[2]
+            now = time.monotonic()
+            value = compute()
+            self._memo[key] = (now, fingerprint, value)
+            return value
+
+    def _fresh(self, key, fingerprint, max_age):
+        kept = self._memo.get(key)
+        if kept is not None and kept[1] == fingerprint and time.monotonic() - kept[0] <= max_age:
+            return kept
+        return None
+
+    def _compute_lock(self, key):
+        with self._lock:
+            return self._compute_locks.setdefault(key, threading.Lock())
 
     def _drop_locked(self):
         self._memo = {}

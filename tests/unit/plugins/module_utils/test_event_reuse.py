@@ -3,6 +3,7 @@ between them, checked against libvirt's events on the test driver: a change
 made by another caller shows once its event arrives, our own at once (forget),
 and a kept count is not asked of libvirt again while nothing happened."""
 
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -102,3 +103,22 @@ def test_without_events_a_kept_result_is_never_trusted(served, monkeypatch):
 def test_a_module_run_is_not_watched(test_ctx):
     assert test_ctx.conn.changes('domains') is None
     assert test_ctx.disk.keep is False
+
+
+def test_callers_that_find_a_result_stale_together_share_one_compute(served):
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return len(calls)
+
+    threads = [threading.Thread(target=lambda: results.append(served.conn.memo('k', 1, 60, slow)))
+               for _ in range(8)]
+    results = []
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and results == [1] * 8
+    assert served.conn.memo('k', 2, 60, slow) == 2  # another fingerprint: computed again
