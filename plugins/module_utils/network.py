@@ -103,7 +103,7 @@ def _read(conn, state, name):
 
 def read(ctx, libvirt_network=None):
     name = libvirt_network_name(ctx, libvirt_network)
-    return _read(ctx.conn.get(), live.LiveState.read(), name)
+    return _read(ctx.conn.get(), live.LiveState.read_links(), name)
 
 
 def check_interface(state, iface, bridge, old_bridge, taps):

@@ -112,8 +112,17 @@ class LiveState(object):
         self.routes = routes        # [route dicts with 'family']
 
     @classmethod
+    def read_links(cls):
+        """Links only (one `ip` run): what a read of the network needs."""
+        return cls(cls._links(), {}, [])
+
+    @staticmethod
+    def _links():
+        return dict((doc['ifname'], Link(doc)) for doc in ip_json('-d', 'link', 'show'))
+
+    @classmethod
     def read(cls):
-        links = dict((doc['ifname'], Link(doc)) for doc in ip_json('-d', 'link', 'show'))
+        links = cls._links()
         addresses = {}
         for doc in ip_json('addr', 'show'):
             kept = []
