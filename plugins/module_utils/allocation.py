@@ -40,7 +40,9 @@ def allocated(ctx, fresh=False):
     if fresh or not ctx.conn.keep_results:
         return _count(conn)
     fingerprint = ctx.conn.changes('domains')
-    if fingerprint is None or fingerprint is UNKNOWN:
+    if fingerprint is None:  # not watched: a single read, nothing to reuse
+        return _count(conn)
+    if fingerprint is UNKNOWN:
         fingerprint = (tuple(sorted(conn.listDomainsID())), tuple(sorted(conn.listDefinedDomains())))
     return ctx.conn.memo('allocated', fingerprint, ALLOCATION_MAX_AGE, lambda: _count(conn))
 

@@ -1,8 +1,8 @@
 """What the shim's long-lived connection reuses between requests (allocation
-counts, the host's size), on libvirt's test driver: a domain defined,
-started or undefined shows on the very next read; an in-place change shows
-once the kept count is older than ALLOCATION_MAX_AGE; modules and quota
-checks always count afresh."""
+counts, the host's size) where libvirt delivers no events, on libvirt's test
+driver: a domain defined, started or undefined shows on the very next read;
+an in-place change shows once the kept count is older than ALLOCATION_MAX_AGE;
+modules and quota checks always count afresh."""
 
 import xml.etree.ElementTree as ET
 
@@ -14,8 +14,11 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Confl
 
 
 @pytest.fixture
-def shim_ctx(test_ctx):
-    test_ctx.conn.keep_results = True  # as api_shim.app.create_app does
+def shim_ctx(test_ctx, monkeypatch):
+    test_ctx.serve_many()  # as api_shim.app.create_app does
+    test_ctx.conn.get()
+    # where libvirt delivers no events (see test_event_reuse for where it does)
+    monkeypatch.setattr(test_ctx.conn._events, 'delivering', False)
     yield test_ctx
     conn = test_ctx.conn.get()
     for dom in conn.listAllDomains(0):
