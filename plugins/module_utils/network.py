@@ -32,7 +32,6 @@ import re
 from ansible_collections.vpe.hypervisor.plugins.module_utils import fields
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_live as live
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_libvirt as lv
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network_persist as persist
 from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, VpeError
 
@@ -99,6 +98,13 @@ def _read(conn, state, name):
         link = state.link(DEFAULT_BRIDGE)
         bridge = DEFAULT_BRIDGE if link is not None and link.is_bridge else None
     return {'bridge': bridge, 'bridge_interface': _port_of(state, bridge, taps)}
+
+
+def _persist():
+    # Imported where a change needs it: a read (vpe_facts, every GET) does not
+    # pay for compiling the largest module of the collection.
+    from ansible_collections.vpe.hypervisor.plugins.module_utils import network_persist
+    return network_persist
 
 
 def read(ctx, libvirt_network=None):
@@ -218,6 +224,7 @@ def _plan(conn, state, bridge, iface, name, before, force, method, root):
             steps.append(Step(move.describe(), move.do, move.undo))
 
     # what the bridge carries once the steps ran, for the persisted config
+    persist = _persist()
     final_addrs = state.global_addresses(bridge) + [a for _s, a in moved_addrs]
     final_routes = state.movable_routes(bridge) + moved_routes
     cfg = persist.BridgeConfig(
@@ -264,7 +271,7 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
     wanted = fields.check_body(RESOURCE, desired)
     name = libvirt_network_name(ctx, libvirt_network)
     root = persist_root or os.environ.get(ENV_PERSIST_ROOT) or '/'
-    method = persist.resolve(persist_method or os.environ.get(ENV_PERSIST) or 'auto', root)
+    method = _persist().resolve(persist_method or os.environ.get(ENV_PERSIST) or 'auto', root)
     with ctx.store.locked():
         conn = ctx.conn.get()
         state = live.LiveState.read()
