@@ -57,7 +57,7 @@ class DiskUsage(object):
     A kept total is used while the directory is unchanged (same inode and
     mtime, so a volume created or removed shows on the next read) and walked
     again once it is older than MAX_AGE; meanwhile the old total is served
-    while one background thread walks, so no reader waits for a walk of an
+    while a background thread walks, so no reader waits for a walk of an
     unchanged directory. Off (the default), every call walks: a module run
     reads once, and capacity checks call used_bytes() directly.
     """
@@ -65,7 +65,9 @@ class DiskUsage(object):
     def __init__(self, keep=False):
         self.keep = keep
         self._kept = {}  # path -> (identity, walked at (monotonic), total)
-        self._walking = set()
+        self._walking = set()  # queued or being walked in the background
+        self._queue = []
+        self._walker_busy = False
         self._lock = threading.Lock()
 
     def used_bytes(self, path):
@@ -95,21 +97,36 @@ class DiskUsage(object):
         return total
 
     def _walk_in_background(self, path):
+        """Queue `path` for the one background walker, starting it if idle.
+
+        One thread walks the queued directories one after another, so a
+        moment when many totals expire together costs one walk at a time,
+        not a thread per directory competing with the requests."""
         with self._lock:
             if path in self._walking:
                 return
             self._walking.add(path)
-        thread = threading.Thread(target=self._background_walk, args=(path,), name='disk-usage')
+            self._queue.append(path)
+            if self._walker_busy:
+                return
+            self._walker_busy = True
+        thread = threading.Thread(target=self._walk_queue, name='disk-usage')
         thread.daemon = True
         thread.start()
 
-    def _background_walk(self, path):
-        try:
-            identity = _identity(path)
-            if identity is None:
-                self._kept.pop(path, None)
-            else:
-                self._walk(path, identity)
-        finally:
+    def _walk_queue(self):
+        while True:
             with self._lock:
-                self._walking.discard(path)
+                if not self._queue:
+                    self._walker_busy = False
+                    return
+                path = self._queue.pop(0)
+            try:
+                identity = _identity(path)
+                if identity is None:
+                    self._kept.pop(path, None)
+                else:
+                    self._walk(path, identity)
+            finally:
+                with self._lock:
+                    self._walking.discard(path)

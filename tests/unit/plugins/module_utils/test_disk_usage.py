@@ -85,3 +85,33 @@ def test_missing_directory_counts_zero_and_forget_drops_totals(pool_dir, tmp_pat
     age(pool_dir, 10)  # same mtime as before? no: set again, but a forget must re-walk anyway
     usage.forget()
     assert usage.used_bytes(str(pool_dir)) == used_bytes(str(pool_dir)) > first
+
+
+def test_totals_expiring_together_are_walked_one_at_a_time(tmp_path, monkeypatch):
+    dirs = []
+    for i in range(5):
+        directory = tmp_path / ('p%d' % i)
+        directory.mkdir()
+        write(directory / 'a.img', 1)
+        age(directory, 10)
+        dirs.append(str(directory))
+    usage = DiskUsage(keep=True)
+    for directory in dirs:
+        usage.used_bytes(directory)
+    running, most = [], []
+
+    def walk(path):
+        running.append(path)
+        most.append(len(running))
+        time.sleep(0.02)
+        running.remove(path)
+        return used_bytes(path)
+
+    monkeypatch.setattr(disk_usage, 'used_bytes', walk)
+    monkeypatch.setattr(disk_usage, 'MAX_AGE', 0.0)
+    for directory in dirs:
+        usage.used_bytes(directory)
+    deadline = time.monotonic() + 5
+    while len(most) < len(dirs) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(most) == len(dirs) and max(most) == 1
