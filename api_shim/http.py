@@ -25,7 +25,11 @@ def dumps(doc):
 
 
 def etag_of(doc):
-    return '"%s"' % hashlib.sha256(dumps(doc).encode('utf-8')).hexdigest()[:32]
+    return _etag_of_body(dumps(doc))
+
+
+def _etag_of_body(body):
+    return '"%s"' % hashlib.sha256(body.encode('utf-8')).hexdigest()[:32]
 
 
 def problem_body(exc):
@@ -47,12 +51,13 @@ def problem_response(exc):
 
 def json_response(doc, status=200, etag=True):
     headers = {'Content-Type': 'application/json', 'Cache-Control': 'no-store'}
+    body = dumps(doc)  # once: the ETag is the hash of these very bytes
     if etag:
-        tag = etag_of(doc)
+        tag = _etag_of_body(body)
         headers['ETag'] = tag
         if bottle.request.method == 'GET' and tag in _if_none_match():
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})
-    return bottle.HTTPResponse(body=dumps(doc), status=status, headers=headers)
+    return bottle.HTTPResponse(body=body, status=status, headers=headers)
 
 
 def _if_none_match():
