@@ -18,8 +18,7 @@ import os
 import time
 from collections import namedtuple
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import pool_xml, storage_paths
-from ansible_collections.vpe.hypervisor.plugins.module_utils.disk_usage import used_bytes  # noqa: F401 (storage.used_bytes)
+from ansible_collections.vpe.hypervisor.plugins.module_utils import disk_usage, pool_xml, storage_paths
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.libvirt_conn import libvirt
 
@@ -44,6 +43,10 @@ LivePool = namedtuple('LivePool', ['obj', 'name', 'uuid', 'path', 'type'])
 def now():
     """Host local time in the spec's format."""
     return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime())
+
+
+# Capacity checks walk afresh (reads go through ctx.disk, which may keep totals).
+used_bytes = disk_usage.used_bytes
 
 
 def to_gb(num_bytes):

@@ -55,11 +55,11 @@ def test_a_kept_count_asks_libvirt_nothing_until_an_event(served, monkeypatch):
     asked = []
     real = allocation._count
     monkeypatch.setattr(allocation, '_count', lambda conn: asked.append(1) or real(conn))
-    for _ in range(5):
+    for _round in range(5):
         served.run(usage.read)
     assert asked == []
     served.conn.get().defineXML(domain_xml('ev-b', 1))
-    vpetest.eventually(lambda: served.run(usage.read), lambda _v: asked)
+    vpetest.eventually(lambda: served.run(usage.read), lambda _value: asked)
     assert len(asked) == 1
 
 
@@ -114,7 +114,7 @@ def test_callers_that_find_a_result_stale_together_share_one_compute(served):
         return len(calls)
 
     threads = [threading.Thread(target=lambda: results.append(served.conn.memo('k', 1, 60, slow)))
-               for _ in range(8)]
+               for _thread in range(8)]
     results = []
     for thread in threads:
         thread.start()
