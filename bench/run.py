@@ -324,11 +324,10 @@ def overhead(work, rounds, facts_count):
         'peer_pools': [{'name': '%speer-p%d' % (NAME, i), 'path': str(peer_dir / 'pools' / ('p%d' % i)),
                         'max_gb': 10} for i in range(1, pools + 1)],
     })
-    floor_vars = write_json(work / 'floor-vars.json', {'bench_pool_count': pools})
     sides = {
         'role': (BENCH / 'suite' / 'ours.yml', ours_vars, False),
         'peer': (BENCH / 'peer' / 'site.yml', peer_vars, True),
-        'floor': (BENCH / 'suite' / 'floor.yml', floor_vars, False),
+        'floor': (BENCH / 'suite' / 'floor.yml', None, False),
     }
     repeat = BENCH / 'suite' / 'repeat.yml'
     single = {
