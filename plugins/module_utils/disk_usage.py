@@ -14,6 +14,11 @@ import time
 # A kept total is walked again once it is this old (seconds): a file that
 # grows (a VM writing into its disk) does not touch its directory.
 MAX_AGE = 5.0
+# How often a kept total checks its directory (one stat): every stat drops
+# and retakes the GIL, and twenty pools checked on every request made the
+# shim's threads queue for it at 16 connections. So a volume created or
+# removed shows within this many seconds.
+CHECK_EVERY = 0.2
 # A directory's mtime is only as fine as the kernel's clock tick, so a file
 # added within a tick of our stat can leave the mtime as we saw it. A walk
 # that started this soon after the mtime is not trusted (the racy-git rule).
@@ -55,8 +60,8 @@ class DiskUsage(object):
     """used_bytes(), kept per directory while `keep` is on.
 
     A kept total is used while the directory is unchanged (same inode and
-    mtime, so a volume created or removed shows on the next read) and walked
-    again once it is older than MAX_AGE; meanwhile the old total is served
+    mtime, checked at most every CHECK_EVERY seconds, so a volume created or
+    removed shows within that) and walked again once it is older than MAX_AGE; meanwhile the old total is served
     while a background thread walks, so no reader waits for a walk of an
     unchanged directory. Off (the default), every call walks: a module run
     reads once, and capacity checks call used_bytes() directly.
@@ -65,6 +70,7 @@ class DiskUsage(object):
     def __init__(self, keep=False):
         self.keep = keep
         self._kept = {}  # path -> (identity, walked at (monotonic), total)
+        self._checked = {}  # path -> when its identity was last compared (monotonic)
         self._walking = set()  # queued or being walked in the background
         self._queue = []
         self._walker_busy = False
@@ -73,18 +79,22 @@ class DiskUsage(object):
     def used_bytes(self, path):
         if not self.keep:
             return used_bytes(path)
-        identity = _identity(path)
-        if identity is None:
-            return 0
+        now = time.monotonic()
         kept = self._kept.get(path)
-        if kept is None or kept[0] != identity:
-            return self._walk(path, identity)
-        if time.monotonic() - kept[1] > MAX_AGE:
+        if kept is None or now - self._checked.get(path, 0.0) > CHECK_EVERY:
+            identity = _identity(path)
+            if identity is None:
+                return 0
+            self._checked[path] = now
+            if kept is None or kept[0] != identity:
+                return self._walk(path, identity)
+        if now - kept[1] > MAX_AGE:
             self._walk_in_background(path)
         return kept[2]
 
     def forget(self):
         self._kept = {}
+        self._checked = {}
 
     def _walk(self, path, identity):
         started = time.monotonic()

@@ -1,7 +1,7 @@
 """A directory's bytes on disk, kept between calls by a context that serves
-many (DiskUsage.keep): a file added or removed shows on the next read, a file
-that grew once the kept total is older than MAX_AGE, walked by a background
-thread while the old total is served."""
+many (DiskUsage.keep): a file added or removed shows once the directory is
+checked again (CHECK_EVERY), a file that grew once the kept total is older
+than MAX_AGE, walked by a background thread while the old total is served."""
 
 import os
 import time
@@ -54,10 +54,12 @@ def test_a_grown_file_shows_after_max_age_without_a_reader_waiting(pool_dir, mon
     assert usage.used_bytes(str(pool_dir)) == used_bytes(str(pool_dir)) >= first + 2 * MIB
 
 
-def test_a_file_added_or_removed_shows_on_the_next_read(pool_dir):
+def test_a_file_added_or_removed_shows_once_the_directory_is_checked_again(pool_dir, monkeypatch):
     usage = DiskUsage(keep=True)
     first = usage.used_bytes(str(pool_dir))
     write(pool_dir / 'b.img', 1)
+    assert usage.used_bytes(str(pool_dir)) == first  # checked less than CHECK_EVERY ago: no stat
+    monkeypatch.setattr(disk_usage, 'CHECK_EVERY', 0.0)
     assert usage.used_bytes(str(pool_dir)) == first + os.stat(str(pool_dir / 'b.img')).st_blocks * 512
     os.unlink(str(pool_dir / 'b.img'))
     assert usage.used_bytes(str(pool_dir)) == first
