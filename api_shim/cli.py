@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 
+from ansible_collections.vpe.hypervisor.api_shim import server
 from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
 from ansible_collections.vpe.hypervisor.plugins.module_utils.libvirt_conn import default_uri
 from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import DEFAULT_STATE_DIR
@@ -28,7 +29,7 @@ def build_parser():
     serve.add_argument('--tls-key', help='PEM private key for --tls-cert')
     serve.add_argument('--insecure', action='store_true',
                        help='allow plain HTTP on a non-loopback address')
-    serve.add_argument('--threads', type=int, default=16, help='worker threads (default %(default)s)')
+    serve.add_argument('--threads', type=int, default=server.DEFAULT_THREADS, help='worker threads (default %(default)s)')
     serve.set_defaults(run=run_serve)
 
     collect = commands.add_parser('collect', help='sample the host into the metrics store')
@@ -41,7 +42,6 @@ def build_parser():
 
 
 def run_serve(args):
-    from ansible_collections.vpe.hypervisor.api_shim import server
     from ansible_collections.vpe.hypervisor.api_shim.app import create_app
     from ansible_collections.vpe.hypervisor.api_shim.auth import Authenticator, TokenFileError, load_tokens
 

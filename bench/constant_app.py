@@ -2,7 +2,7 @@
 constant body, served by api_shim.server.serve() (same cheroot server, same
 thread count, same access log and logging setup as `api_shim serve`).
 
-    python bench/constant_app.py --listen 127.0.0.1:PORT [--threads 16]
+    python bench/constant_app.py --listen 127.0.0.1:PORT [--threads N]
 """
 
 import argparse
@@ -36,7 +36,7 @@ def create_app():
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument('--listen', default='127.0.0.1:8471')
-    parser.add_argument('--threads', type=int, default=16)
+    parser.add_argument('--threads', type=int, default=server.DEFAULT_THREADS)
     args = parser.parse_args(argv)
     # the same logging setup as api_shim.cli.main, so the access log costs the same
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(levelname)s %(message)s')
