@@ -83,12 +83,15 @@ def _save_meta(ctx, uuid, meta, live_uuids):
             metas[uuid] = meta
 
 
-def create(ctx, desired, check_mode=False):
-    """POST /pools: define, build, start and autostart a dir pool."""
+def create(ctx, desired, check_mode=False, listing=None):
+    """POST /pools: define, build, start and autostart a dir pool.
+
+    `listing`: list_pools() taken by a caller that holds the lock (apply).
+    """
     wanted = fields.check_body(RESOURCE, desired, required=('name', 'path', 'max_gb'))
     with ctx.store.locked():
         state = ctx.store.read()
-        pools = storage.list_pools(ctx)
+        pools = listing if listing is not None else storage.list_pools(ctx)
         _check_name_free(pools, wanted['name'])
         path = storage_paths.check_location('path', wanted['path'], storage.extra_system_dirs(state))
         storage_paths.check_no_overlap('path', path, storage.occupied(pools, state))
@@ -110,15 +113,18 @@ def create(ctx, desired, check_mode=False):
         return Change(True, {}, after)
 
 
-def update(ctx, uuid, desired, check_mode=False):
-    """PUT /pools/{uuid}: name and max_gb only."""
+def update(ctx, uuid, desired, check_mode=False, listing=None):
+    """PUT /pools/{uuid}: name and max_gb only.
+
+    `listing`: list_pools() taken by a caller that holds the lock (apply).
+    """
     if isinstance(desired, dict) and 'path' in desired:
         raise InvalidInput('path cannot be changed: a pool is never moved; create a new pool at the new path',
                            field='path')
     wanted = fields.check_body(RESOURCE, desired, forbidden=('path',))
     with ctx.store.locked():
         state = ctx.store.read()
-        pools = storage.list_pools(ctx)
+        pools = listing if listing is not None else storage.list_pools(ctx)
         live = _find(pools, uuid)
         meta = state.get(storage.POOLS_KEY, {}).get(uuid)
         before = _view(ctx, live, meta)
@@ -166,10 +172,10 @@ def _rename(ctx, pool, new_name, undo):
     return new
 
 
-def delete(ctx, uuid, check_mode=False):
+def delete(ctx, uuid, check_mode=False, listing=None):
     """DELETE /pools/{uuid}: stop and undefine; refused while a domain uses a volume."""
     with ctx.store.locked():
-        pools = storage.list_pools(ctx)
+        pools = listing if listing is not None else storage.list_pools(ctx)
         live = _find(pools, uuid)
         before = _view(ctx, live, ctx.store.read().get(storage.POOLS_KEY, {}).get(uuid))
         users = storage.domains_using(ctx, live.path, live.name)
@@ -209,17 +215,18 @@ def apply(ctx, desired, check_mode=False):
     state, clean = check_desired(desired)
     name = clean['name']
     with ctx.store.locked():
-        live = _by_name(storage.list_pools(ctx), name)
+        listing = storage.list_pools(ctx)  # one listing for the whole call: we hold the lock
+        live = _by_name(listing, name)
         if state == 'absent':
             if live is None:
                 return Change(False, {}, {})
-            return delete(ctx, live.uuid, check_mode=check_mode)
+            return delete(ctx, live.uuid, check_mode=check_mode, listing=listing)
         if live is None:
-            return create(ctx, clean, check_mode=check_mode)
+            return create(ctx, clean, check_mode=check_mode, listing=listing)
         if 'path' in clean:
             path = storage_paths.resolve('path', clean['path'])
             if path != live.path:
                 raise InvalidInput('path of pool %s is %s and cannot change to %s: a pool is never moved; '
                                    'create a new pool there instead' % (name, live.path, path), field='path')
         return update(ctx, live.uuid, {'max_gb': clean['max_gb']} if 'max_gb' in clean else {},
-                      check_mode=check_mode)
+                      check_mode=check_mode, listing=listing)
