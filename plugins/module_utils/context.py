@@ -34,9 +34,10 @@ class Context(object):
         self.disk.keep = True
 
     def forget(self):
-        """After a change made through this context: drop what was kept."""
+        """After a change made through this context: drop what was kept of
+        libvirt. Directory totals stay: no change of ours writes into a
+        pool's directory, and a new path has no total yet."""
         self.conn.forget()
-        self.disk.forget()
 
     def run(self, fn, *args, **kwargs):
         """Call a service function fn(ctx, ...) with libvirt errors translated."""

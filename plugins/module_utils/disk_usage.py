@@ -11,9 +11,14 @@ import os
 import threading
 import time
 
-# A kept total is walked again once it is this old (seconds): a file that
-# grows (a VM writing into its disk) does not touch its directory.
+# A file that grows (a VM writing into its disk) does not touch its
+# directory, so kept totals age. Once older than REFRESH_AFTER seconds a
+# total is still served while a background thread walks again; older than
+# MAX_AGE it is walked before answering, so none is ever older than that.
+REFRESH_AFTER = 2.5
 MAX_AGE = 5.0
+# A path not read for this long is forgotten (a pool undefined elsewhere).
+FORGET_AFTER = 600.0
 # How often a kept total checks its directory (one stat): every stat drops
 # and retakes the GIL, and twenty pools checked on every request made the
 # shim's threads queue for it at 16 connections. So a volume created or
@@ -61,10 +66,11 @@ class DiskUsage(object):
 
     A kept total is used while the directory is unchanged (same inode and
     mtime, checked at most every CHECK_EVERY seconds, so a volume created or
-    removed shows within that) and walked again once it is older than MAX_AGE; meanwhile the old total is served
-    while a background thread walks, so no reader waits for a walk of an
-    unchanged directory. Off (the default), every call walks: a module run
-    reads once, and capacity checks call used_bytes() directly.
+    removed shows within that) and while it is at most MAX_AGE old. Past
+    REFRESH_AFTER one background thread walks again while the old total is
+    served, so a reader that comes often never waits for a walk. Off (the
+    default), every call walks: a module run reads once, and capacity checks
+    call used_bytes() directly.
     """
 
     def __init__(self, keep=False):
@@ -74,6 +80,7 @@ class DiskUsage(object):
         self._walking = set()  # queued or being walked in the background
         self._queue = []
         self._walker_busy = False
+        self._pruned = time.monotonic()
         self._lock = threading.Lock()
 
     def used_bytes(self, path):
@@ -89,22 +96,34 @@ class DiskUsage(object):
             if kept is None or kept[0] != identity:
                 return self._walk(path, identity)
         if now - kept[1] > MAX_AGE:
+            return self._walk(path, kept[0])
+        if now - kept[1] > REFRESH_AFTER:
             self._walk_in_background(path)
         return kept[2]
-
-    def forget(self):
-        self._kept = {}
-        self._checked = {}
 
     def _walk(self, path, identity):
         started = time.monotonic()
         trusted = time.time() - identity[2] / 1e9 > RACY_SECONDS
         total = used_bytes(path)
-        if trusted:
-            self._kept[path] = (identity, started, total)
-        else:
-            self._kept.pop(path, None)
+        with self._lock:
+            kept = self._kept.get(path)
+            if kept is not None and kept[1] > started:
+                return total  # a walk that started later has stored its total already
+            if trusted:
+                self._kept[path] = (identity, started, total)
+            else:
+                self._kept.pop(path, None)
+            self._prune(started)
         return total
+
+    def _prune(self, now):
+        """Forget paths nobody read for FORGET_AFTER seconds (the lock is held)."""
+        if now - self._pruned < FORGET_AFTER:
+            return
+        self._pruned = now
+        for path in [p for p, at in self._checked.items() if now - at > FORGET_AFTER]:
+            self._checked.pop(path, None)
+            self._kept.pop(path, None)
 
     def _walk_in_background(self, path):
         """Queue `path` for the one background walker, starting it if idle.
@@ -137,6 +156,8 @@ class DiskUsage(object):
                     self._kept.pop(path, None)
                 else:
                     self._walk(path, identity)
+            except Exception:  # one bad directory must not stop the walker: drop its total
+                self._kept.pop(path, None)
             finally:
                 with self._lock:
                     self._walking.discard(path)

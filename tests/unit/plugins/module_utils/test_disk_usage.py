@@ -1,13 +1,15 @@
 """A directory's bytes on disk, kept between calls by a context that serves
 many (DiskUsage.keep): a file added or removed shows once the directory is
 checked again (CHECK_EVERY), a file that grew once the kept total is older
-than MAX_AGE, walked by a background thread while the old total is served."""
+than REFRESH_AFTER (walked by a background thread while the old total is
+served) and at the latest MAX_AGE (walked before answering)."""
 
 import os
 import time
 
 import pytest
 
+import vpetest
 from ansible_collections.vpe.hypervisor.plugins.module_utils import disk_usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.disk_usage import DiskUsage, used_bytes
 
@@ -41,16 +43,22 @@ def test_off_walks_every_time(pool_dir):
     assert usage.used_bytes(str(pool_dir)) == used_bytes(str(pool_dir)) > first
 
 
-def test_a_grown_file_shows_after_max_age_without_a_reader_waiting(pool_dir, monkeypatch):
+def test_a_grown_file_shows_after_refresh_after_without_a_reader_waiting(pool_dir, monkeypatch):
     usage = DiskUsage(keep=True)
     first = usage.used_bytes(str(pool_dir))
     write(pool_dir / 'a.img', 2)
-    assert usage.used_bytes(str(pool_dir)) == first  # kept: younger than MAX_AGE
-    monkeypatch.setattr(disk_usage, 'MAX_AGE', 0.0)
+    assert usage.used_bytes(str(pool_dir)) == first  # kept: younger than REFRESH_AFTER
+    monkeypatch.setattr(disk_usage, 'REFRESH_AFTER', 0.0)
     assert usage.used_bytes(str(pool_dir)) == first  # served the old total; a thread walks
-    deadline = time.monotonic() + 5
-    while usage.used_bytes(str(pool_dir)) == first and time.monotonic() < deadline:
-        time.sleep(0.01)
+    grown = vpetest.eventually(lambda: usage.used_bytes(str(pool_dir)), lambda v: v != first, timeout=5)
+    assert grown == used_bytes(str(pool_dir)) >= first + 2 * MIB
+
+
+def test_a_total_older_than_max_age_is_walked_before_answering(pool_dir, monkeypatch):
+    usage = DiskUsage(keep=True)
+    first = usage.used_bytes(str(pool_dir))
+    write(pool_dir / 'a.img', 2)
+    monkeypatch.setattr(disk_usage, 'MAX_AGE', 0.0)
     assert usage.used_bytes(str(pool_dir)) == used_bytes(str(pool_dir)) >= first + 2 * MIB
 
 
@@ -67,26 +75,29 @@ def test_a_file_added_or_removed_shows_once_the_directory_is_checked_again(pool_
 
 def test_a_directory_changed_within_the_racy_window_is_not_kept(pool_dir, monkeypatch):
     usage = DiskUsage(keep=True)
-    write(pool_dir / 'b.img', 1)  # mtime is now: a later change in the same tick could hide
+    monkeypatch.setattr(disk_usage, 'RACY_SECONDS', 3600.0)  # every mtime is "just now"
     walks = []
     monkeypatch.setattr(disk_usage, 'used_bytes', lambda path: walks.append(path) or used_bytes(path))
     usage.used_bytes(str(pool_dir))
     usage.used_bytes(str(pool_dir))
     assert len(walks) == 2
-    age(pool_dir, 10)
+    monkeypatch.setattr(disk_usage, 'RACY_SECONDS', 0.1)  # the directory is 10 s old
     usage.used_bytes(str(pool_dir))
     usage.used_bytes(str(pool_dir))
     assert len(walks) == 3
 
 
-def test_missing_directory_counts_zero_and_forget_drops_totals(pool_dir, tmp_path):
+def test_a_missing_directory_counts_zero_and_paths_not_read_are_forgotten(pool_dir, tmp_path, monkeypatch):
     usage = DiskUsage(keep=True)
     assert usage.used_bytes(str(tmp_path / 'missing')) == 0
-    first = usage.used_bytes(str(pool_dir))
-    write(pool_dir / 'a.img', 1)
-    age(pool_dir, 10)  # same mtime as before? no: set again, but a forget must re-walk anyway
-    usage.forget()
-    assert usage.used_bytes(str(pool_dir)) == used_bytes(str(pool_dir)) > first
+    usage.used_bytes(str(pool_dir))
+    assert str(pool_dir) in usage._kept
+    monkeypatch.setattr(disk_usage, 'FORGET_AFTER', 0.0)
+    other = tmp_path / 'other'
+    other.mkdir()
+    age(other, 10)
+    usage.used_bytes(str(other))  # a walk prunes what was not read since
+    assert str(pool_dir) not in usage._kept
 
 
 def test_totals_expiring_together_are_walked_one_at_a_time(tmp_path, monkeypatch):
@@ -110,10 +121,8 @@ def test_totals_expiring_together_are_walked_one_at_a_time(tmp_path, monkeypatch
         return used_bytes(path)
 
     monkeypatch.setattr(disk_usage, 'used_bytes', walk)
-    monkeypatch.setattr(disk_usage, 'MAX_AGE', 0.0)
+    monkeypatch.setattr(disk_usage, 'REFRESH_AFTER', 0.0)
     for directory in dirs:
         usage.used_bytes(directory)
-    deadline = time.monotonic() + 5
-    while len(most) < len(dirs) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    vpetest.eventually(lambda: len(most), lambda n: n >= len(dirs), timeout=5)
     assert len(most) == len(dirs) and max(most) == 1
