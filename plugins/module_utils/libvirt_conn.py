@@ -94,8 +94,10 @@ class Connection(object):
 
     def watch_events(self):
         """Follow libvirt's domain and pool events from now on (a long-lived
-        user, with keep_results). Call before the first get()."""
-        require_libvirt()
+        user, with keep_results). Call before the first get(). Without the
+        binding this does nothing: every call then says what to install."""
+        if not HAS_LIBVIRT:
+            return
         libvirt_events.start_loop()
         with self._lock:
             if self._events is None:

@@ -25,6 +25,7 @@ KINDS = ('domains', 'pools')
 
 _loop_lock = threading.Lock()
 _loop_started = False
+_loop_failed = False  # the loop thread ended on an error: no more events in this process
 
 
 def start_loop():
@@ -45,8 +46,14 @@ def start_loop():
 
 
 def _run_loop():
-    while True:
-        libvirt.virEventRunDefaultImpl()
+    global _loop_failed
+    try:
+        while True:
+            libvirt.virEventRunDefaultImpl()
+    except Exception:
+        # Without a loop no event arrives: Counters.delivering turns False,
+        # and kept results are validated the slow way from then on.
+        _loop_failed = True
 
 
 class Counters(object):
@@ -56,7 +63,12 @@ class Counters(object):
         self._lock = threading.Lock()
         self._values = dict((kind, 0) for kind in KINDS)
         self._callback_ids = []
-        self.delivering = False  # True while callbacks are registered on the open connection
+        self._registered = False  # callbacks are on the open connection
+
+    @property
+    def delivering(self):
+        """True while events arrive: callbacks registered and the loop running."""
+        return self._registered and not _loop_failed
 
     def value(self, kind):
         return self._values[kind]
@@ -83,20 +95,19 @@ class Counters(object):
         False, and callers then validate kept results the slow way.
         """
         self.bump_all()  # anything may have changed while there was no connection
+        self._callback_ids = []
         try:
-            self._callback_ids = [
-                ('domain', conn.domainEventRegisterAny(
-                    None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_domain, None)),
-                ('pool', conn.storagePoolEventRegisterAny(
-                    None, libvirt.VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE, self._on_pool, None)),
-            ]
-            self.delivering = True
+            self._callback_ids.append(('domain', conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_domain, None)))
+            self._callback_ids.append(('pool', conn.storagePoolEventRegisterAny(
+                None, libvirt.VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE, self._on_pool, None)))
+            self._registered = True
         except (libvirt.libvirtError, AttributeError):
-            self.detach(conn)
+            self.detach(conn)  # both or neither: deregisters the one that made it
 
     def detach(self, conn):
         """Deregister from a connection about to be closed (it may be dead already)."""
-        self.delivering = False
+        self._registered = False
         for kind, callback_id in self._callback_ids:
             try:
                 if kind == 'domain':

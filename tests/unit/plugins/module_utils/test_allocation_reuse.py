@@ -18,7 +18,7 @@ def shim_ctx(test_ctx, monkeypatch):
     test_ctx.serve_many()  # as api_shim.app.create_app does
     test_ctx.conn.get()
     # where libvirt delivers no events (see test_event_reuse for where it does)
-    monkeypatch.setattr(test_ctx.conn._events, 'delivering', False)
+    monkeypatch.setattr(test_ctx.conn._events, '_registered', False)
     yield test_ctx
     conn = test_ctx.conn.get()
     for dom in conn.listAllDomains(0):

@@ -7,10 +7,12 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 
+import libvirt
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import allocation, libvirt_conn, pools, storage, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils import (
+    allocation, libvirt_conn, libvirt_events, pools, storage, usage)
 
 
 @pytest.fixture
@@ -36,18 +38,28 @@ def domain_xml(name, vcpus, uuid=None):
     return ET.tostring(root, encoding='unicode')
 
 
+def event_after(served, kind, before):
+    """The counter of `kind` once it moved: well within ALLOCATION_MAX_AGE, so
+    it is the event, not the kept count's age, that shows the change."""
+    moved = vpetest.eventually(lambda: served.conn.changes(kind), lambda v: v != before, timeout=0.5)
+    assert moved != before, 'no %s event within 0.5 s' % kind
+    return moved
+
+
 def test_a_define_elsewhere_shows_once_its_event_arrived(served):
     first = served.run(usage.read)
     before = served.conn.changes('domains')
     dom = served.conn.get().defineXML(domain_xml('ev-a', 3))
-    vpetest.eventually(lambda: served.conn.changes('domains'), lambda v: v != before)
+    event_after(served, 'domains', before)
     assert served.run(usage.read)['cpu_used'] == first['cpu_used'] + 3
     before = served.conn.changes('domains')
     served.conn.get().defineXML(domain_xml('ev-a', 5, dom.UUIDString()))  # redefined in place: an event too
-    vpetest.eventually(lambda: served.conn.changes('domains'), lambda v: v != before)
+    event_after(served, 'domains', before)
     assert served.run(usage.read)['cpu_used'] == first['cpu_used'] + 5
+    before = served.conn.changes('domains')
     dom.undefine()
-    assert vpetest.eventually(lambda: served.run(usage.read), lambda v: v == first) == first
+    event_after(served, 'domains', before)
+    assert served.run(usage.read) == first
 
 
 def test_a_kept_count_asks_libvirt_nothing_until_an_event(served, monkeypatch):
@@ -58,8 +70,11 @@ def test_a_kept_count_asks_libvirt_nothing_until_an_event(served, monkeypatch):
     for _round in range(5):
         served.run(usage.read)
     assert asked == []
+    before = served.conn.changes('domains')
     served.conn.get().defineXML(domain_xml('ev-b', 1))
-    vpetest.eventually(lambda: served.run(usage.read), lambda _value: asked)
+    event_after(served, 'domains', before)
+    served.run(usage.read)
+    served.run(usage.read)
     assert len(asked) == 1
 
 
@@ -90,7 +105,7 @@ def test_forget_shows_our_own_change_before_its_event(served, monkeypatch):
 
 def test_without_events_a_kept_result_is_never_trusted(served, monkeypatch):
     served.conn.get()
-    monkeypatch.setattr(served.conn._events, 'delivering', False)
+    monkeypatch.setattr(served.conn._events, '_registered', False)
     assert served.conn.changes('pools') is libvirt_conn.UNKNOWN
     calls = []
     real = storage.list_pools
@@ -122,3 +137,34 @@ def test_callers_that_find_a_result_stale_together_share_one_compute(served):
         thread.join()
     assert calls == [1] and results == [1] * 8
     assert served.conn.memo('k', 2, 60, slow) == 2  # another fingerprint: computed again
+
+
+def test_a_stopped_event_loop_means_no_kept_result_is_trusted(served, monkeypatch):
+    served.conn.get()
+    assert served.conn.changes('domains') is not libvirt_conn.UNKNOWN
+    monkeypatch.setattr(libvirt_events, '_loop_failed', True)
+    assert served.conn.changes('domains') is libvirt_conn.UNKNOWN
+
+
+class HalfEventsConn(object):
+    """A connection whose driver has domain events but no pool events."""
+
+    def __init__(self):
+        self.registered = []
+
+    def domainEventRegisterAny(self, _dom, _event, _cb, _opaque):
+        self.registered.append(7)
+        return 7
+
+    def storagePoolEventRegisterAny(self, _pool, _event, _cb, _opaque):
+        raise libvirt.libvirtError('no pool events here')
+
+    def domainEventDeregisterAny(self, callback_id):
+        self.registered.remove(callback_id)
+
+
+def test_callbacks_are_registered_both_or_neither():
+    counters = libvirt_events.Counters()
+    conn = HalfEventsConn()
+    counters.attach(conn)
+    assert conn.registered == [] and not counters.delivering
