@@ -25,11 +25,12 @@ def dumps(doc):
 
 
 def etag_of(doc):
-    return _etag_of_body(dumps(doc))
+    return etag_of_bytes(dumps(doc).encode('utf-8'))
 
 
-def _etag_of_body(body):
-    return '"%s"' % hashlib.sha256(body.encode('utf-8')).hexdigest()[:32]
+def etag_of_bytes(data):
+    """The strong ETag of a response body."""
+    return '"%s"' % hashlib.sha256(data).hexdigest()[:32]
 
 
 def problem_body(exc):
@@ -53,7 +54,7 @@ def json_response(doc, status=200, etag=True):
     headers = {'Content-Type': 'application/json', 'Cache-Control': 'no-store'}
     body = dumps(doc)  # once: the ETag is the hash of these very bytes
     if etag:
-        tag = _etag_of_body(body)
+        tag = etag_of_bytes(body.encode('utf-8'))
         headers['ETag'] = tag
         if bottle.request.method == 'GET' and tag in _if_none_match():
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})

@@ -9,13 +9,12 @@ Security Policy keeps the page to this host: scripts, styles and API calls
 from 'self' only, nothing else loaded or framed.
 """
 
-import hashlib
 import os
 
 import bottle
 
 from ansible_collections.vpe.hypervisor.api_shim import svgchart
-from ansible_collections.vpe.hypervisor.api_shim.http import query_params
+from ansible_collections.vpe.hypervisor.api_shim.http import etag_of_bytes, query_params
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
 
@@ -30,17 +29,13 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'se
 SVG_TYPE = 'image/svg+xml'
 
 
-def _etag(body):
-    return '"%s"' % hashlib.sha256(body).hexdigest()[:32]
-
-
 def _not_modified(tag):
     raw = bottle.request.headers.get('If-None-Match', '')
     return tag in [t.strip() for t in raw.split(',')]
 
 
 def _asset_handler(body, ctype):
-    tag = _etag(body)
+    tag = etag_of_bytes(body)
     headers = {
         'Content-Type': ctype, 'ETag': tag, 'Cache-Control': 'no-cache',
         'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer',
@@ -84,7 +79,7 @@ def register(shim):
         picture = doc[series]
         body = svgchart.render(series, doc['duration'], picture['unit'], picture['datas'],
                                step=doc['step']).encode('utf-8')
-        tag = _etag(body)
+        tag = etag_of_bytes(body)
         if _not_modified(tag):
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})
         return bottle.HTTPResponse(body=body, status=200, headers={
