@@ -225,6 +225,13 @@ def test_image_store_set_repoint_and_rules(system_ctx, state_dir, tmp_path, imag
     assert pool_path(storage.IMAGE_STORE_NAME) == str(second)
 
 
+def start_then_fail(pool, undo):
+    """storage.start that starts the pool, then fails as libvirt does on a second start."""
+    pool.create(0)
+    undo.push('stop', pool.destroy)
+    pool.create(0)  # libvirt: "storage pool ... is already active"
+
+
 def test_image_store_repoint_failure_restores_the_old_pool(system_ctx, state_dir, tmp_path, monkeypatch,
                                                            image_store_guard):
     first, second = tmp_path / 'i1', tmp_path / 'i2'
@@ -232,12 +239,7 @@ def test_image_store_repoint_failure_restores_the_old_pool(system_ctx, state_dir
     second.mkdir()
     system_ctx.run(image_pool.apply, {'path': str(first), 'max_gb': 5})
     before_state = state(state_dir)
-
-    def start_fails(pool, undo):
-        pool.create(0)
-        undo.push('stop', pool.destroy)
-        pool.create(0)  # libvirt: "storage pool ... is already active"
-    monkeypatch.setattr(storage, 'start', start_fails)
+    monkeypatch.setattr(storage, 'start', start_then_fail)
     with pytest.raises(VpeError, match='already active'):
         system_ctx.run(image_pool.apply, {'path': str(second)})
     assert pool_path(storage.IMAGE_STORE_NAME) == str(first)
@@ -252,12 +254,7 @@ def test_image_store_create_failure_removes_the_directory_it_made(system_ctx, st
     first.mkdir()
     system_ctx.run(image_pool.apply, {'path': str(first), 'max_gb': 5})
     before_state = state(state_dir)
-
-    def start_fails(pool, undo):
-        pool.create(0)
-        undo.push('stop', pool.destroy)
-        pool.create(0)  # libvirt: "storage pool ... is already active"
-    monkeypatch.setattr(storage, 'start', start_fails)
+    monkeypatch.setattr(storage, 'start', start_then_fail)
     with pytest.raises(VpeError, match='already active'):
         system_ctx.run(image_pool.apply, {'path': str(tmp_path / 'new' / 'images')}, create=True)
     assert not (tmp_path / 'new').exists()  # both directories it made are gone again
