@@ -219,18 +219,9 @@ def remove_bench_objects(_conn=None, prefix=NAME, domains=True):
 
 
 def _remove_bench_objects(conn, prefix, domains):
-    for pool in conn.listAllStoragePools(0):
-        if pool.name().startswith(prefix):
-            if pool.isActive():
-                pool.destroy()
-            if pool.isPersistent():
-                pool.undefine()
-    for net in conn.listAllNetworks(0):
-        if net.name().startswith(prefix):
-            if net.isActive():
-                net.destroy()
-            if net.isPersistent():
-                net.undefine()
+    for obj in conn.listAllStoragePools(0) + conn.listAllNetworks(0):
+        if obj.name().startswith(prefix):
+            vpetest.stop_and_undefine(obj)
     for dom in conn.listAllDomains(0) if domains else ():
         if dom.name().startswith(DOMAIN_NAME):
             vpetest.remove_domain(conn, dom.name())
@@ -253,9 +244,7 @@ def _all_active(conn, names, work):
             path = ET.fromstring(pool.XMLDesc(0)).findtext('target/path') or ''
             if path.startswith(str(work) + '/') and not pool.name().startswith(NAME) and pool.name() != IMAGE_STORE:
                 log('pool %s at %s is ours under another name: removing it' % (pool.name(), path))
-                if pool.isActive():
-                    pool.destroy()
-                pool.undefine()
+                vpetest.stop_and_undefine(pool)
         except libvirt.libvirtError:
             continue
     try:
@@ -279,10 +268,7 @@ class ImageStoreGuard(object):
     def restore(self):
         self.conn = libvirt.open(URI)  # the first one may have died with a libvirtd restart
         try:
-            pool = self.conn.storagePoolLookupByName(IMAGE_STORE)
-            if pool.isActive():
-                pool.destroy()
-            pool.undefine()
+            vpetest.stop_and_undefine(self.conn.storagePoolLookupByName(IMAGE_STORE))
         except libvirt.libvirtError:
             pass
         if self.saved is not None:

@@ -150,10 +150,7 @@ def remove_network(name, uri=vpetest.SYSTEM_URI):
             net = conn.networkLookupByName(name)
         except libvirt.libvirtError:
             return
-        if net.isActive():
-            net.destroy()
-        if net.isPersistent():
-            net.undefine()
+        vpetest.stop_and_undefine(net)
     finally:
         conn.close()
 

@@ -22,10 +22,7 @@ def remove_pool(conn, name):
         pool = conn.storagePoolLookupByName(name)
     except libvirt.libvirtError:
         return
-    if pool.isActive():
-        pool.destroy()
-    if pool.isPersistent():
-        pool.undefine()
+    vpetest.stop_and_undefine(pool)
 
 
 # Name families of the storage tests; the per-test fixture

@@ -90,6 +90,15 @@ class Domains:
         self.conn.close()
 
 
+def stop_and_undefine(obj):
+    """Stop a libvirt pool or network if it runs and undefine it if it is
+    persistent (a transient one is gone once stopped). A pool's files stay."""
+    if obj.isActive():
+        obj.destroy()
+    if obj.isPersistent():
+        obj.undefine()
+
+
 def remove_domain(conn, name):
     try:
         dom = conn.lookupByName(name)

@@ -63,9 +63,7 @@ def remove_bench_pools(conn, uuids=()):
     """Our pools by name, and by uuid (another suite's fuzzer may have renamed them)."""
     for pool in conn.listAllStoragePools(0):
         if pool.name().startswith(NAME) or pool.UUIDString() in uuids:
-            if pool.isActive():
-                pool.destroy()
-            pool.undefine()
+            vpetest.stop_and_undefine(pool)
 
 
 def lookup(conn, uuid):

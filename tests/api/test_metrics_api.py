@@ -42,11 +42,7 @@ def remove_pool(name=POOL):
     """Stop and undefine the test pool if it exists; its files stay."""
     conn = libvirt.open(vpetest.SYSTEM_URI)
     try:
-        pool = conn.storagePoolLookupByName(name)
-        if pool.isActive():
-            pool.destroy()
-        if pool.isPersistent():
-            pool.undefine()
+        vpetest.stop_and_undefine(conn.storagePoolLookupByName(name))
     except libvirt.libvirtError:
         pass
     finally:

@@ -268,9 +268,7 @@ def remove_rel_pools(uri=vpetest.SYSTEM_URI):
         for pool in conn.listAllStoragePools(0):
             if pool.name().startswith(REL):
                 try:
-                    if pool.isActive():
-                        pool.destroy()
-                    pool.undefine()
+                    vpetest.stop_and_undefine(pool)
                 except libvirt.libvirtError:
                     pass
     finally:

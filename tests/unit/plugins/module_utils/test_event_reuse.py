@@ -25,9 +25,7 @@ def served(test_ctx):
             dom.undefine()
     for pool in conn.listAllStoragePools(0):
         if pool.name().startswith(vpetest.PREFIX):
-            if pool.isActive():
-                pool.destroy()
-            pool.undefine()
+            vpetest.stop_and_undefine(pool)
 
 
 def domain_xml(name, vcpus, uuid=None):
