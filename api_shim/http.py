@@ -56,14 +56,15 @@ def json_response(doc, status=200, etag=True):
     if etag:
         tag = etag_of_bytes(body.encode('utf-8'))
         headers['ETag'] = tag
-        if bottle.request.method == 'GET' and tag in _if_none_match():
+        if bottle.request.method == 'GET' and not_modified(tag):
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})
     return bottle.HTTPResponse(body=body, status=status, headers=headers)
 
 
-def _if_none_match():
+def not_modified(tag):
+    """True when the request's If-None-Match names `tag`."""
     raw = bottle.request.headers.get('If-None-Match', '')
-    return [t.strip() for t in raw.split(',') if t.strip()]
+    return tag in [t.strip() for t in raw.split(',') if t.strip()]
 
 
 def check_if_match(current_doc):

@@ -14,7 +14,7 @@ import os
 import bottle
 
 from ansible_collections.vpe.hypervisor.api_shim import svgchart
-from ansible_collections.vpe.hypervisor.api_shim.http import etag_of_bytes, query_params
+from ansible_collections.vpe.hypervisor.api_shim.http import etag_of_bytes, not_modified, query_params
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
 
@@ -29,11 +29,6 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'se
 SVG_TYPE = 'image/svg+xml'
 
 
-def _not_modified(tag):
-    raw = bottle.request.headers.get('If-None-Match', '')
-    return tag in [t.strip() for t in raw.split(',')]
-
-
 def _asset_handler(body, ctype):
     tag = etag_of_bytes(body)
     headers = {
@@ -43,7 +38,7 @@ def _asset_handler(body, ctype):
 
     def handler():
         query_params(())
-        if _not_modified(tag):
+        if not_modified(tag):
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})
         return bottle.HTTPResponse(body=body, status=200, headers=headers)
     return handler
@@ -80,7 +75,7 @@ def register(shim):
         body = svgchart.render(series, doc['duration'], picture['unit'], picture['datas'],
                                step=doc['step']).encode('utf-8')
         tag = etag_of_bytes(body)
-        if _not_modified(tag):
+        if not_modified(tag):
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})
         return bottle.HTTPResponse(body=body, status=200, headers={
             'Content-Type': SVG_TYPE, 'ETag': tag, 'Cache-Control': 'no-store',
