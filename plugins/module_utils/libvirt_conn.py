@@ -11,7 +11,6 @@ import os
 import threading
 import time
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import libvirt_events
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
     MissingLibrary, NotFound, Unavailable, VpeError)
 
@@ -98,6 +97,9 @@ class Connection(object):
         binding this does nothing: every call then says what to install."""
         if not HAS_LIBVIRT:
             return
+        # Imported here: only the shim watches, and a module run does not
+        # compile what it never uses.
+        from ansible_collections.vpe.hypervisor.plugins.module_utils import libvirt_events
         libvirt_events.start_loop()
         with self._lock:
             if self._events is None:
