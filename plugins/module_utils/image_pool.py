@@ -13,17 +13,13 @@ with the same uuid at the new path): no file is moved or deleted.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
-
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pool_xml, storage, storage_paths
-from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict
+from ansible_collections.vpe.hypervisor.plugins.module_utils import storage
 
 RESOURCE = 'image-pool'
 KEY = 'image-pool'
 
 
-def _view(ctx, live, stored):
+def view(ctx, live, stored):
     path = live.path if live is not None else None
     return {
         'path': path,
@@ -34,62 +30,12 @@ def _view(ctx, live, stored):
 
 def read(ctx):
     stored = ctx.store.read().get(storage.IMAGE_KEY, {})
-    return _view(ctx, storage.image_store(storage.pools_seen(ctx)), stored)
+    return view(ctx, storage.image_store(storage.pools_seen(ctx)), stored)
 
 
 def apply(ctx, desired, check_mode=False, create=False):
-    """Set path, max_gb or both (partial update).
-
-    create=True makes a missing path (mode 0755, parents too) instead of
-    refusing it, as pools do; the module offers it, the REST API does not.
-    """
-    wanted = fields.check_body(RESOURCE, desired)
-    with ctx.store.locked():
-        state = ctx.store.read()
-        stored = state.get(storage.IMAGE_KEY, {})
-        pools = storage.list_pools(ctx)
-        live = storage.image_store(pools)
-        before = _view(ctx, live, stored)
-        after = dict(before)
-        make_dir = False
-        if 'path' in wanted:
-            path = storage_paths.check_location('path', wanted['path'], storage.extra_system_dirs(state))
-            make_dir = create and not os.path.lexists(path)
-            if not make_dir:
-                storage_paths.check_existing_dir('path', wanted['path'], path)
-            storage_paths.check_no_overlap('path', path, storage.occupied(
-                pools, state, skip_uuid=live.uuid if live is not None else None))
-            after['path'] = path
-        if 'max_gb' in wanted:
-            after['max_gb'] = wanted['max_gb']
-        if after['path'] != before['path']:
-            after['used_gb'] = storage.to_gb(storage.used_bytes(after['path']))
-        if after['max_gb'] is not None and (after['max_gb'] != before['max_gb'] or after['path'] != before['path']):
-            used = storage.used_bytes(after['path']) if after['path'] else 0
-            if after['max_gb'] * storage.GIB < used:
-                raise Conflict('max_gb %d is below used_gb %.2f, the bytes already on disk in %s; free space first'
-                               % (after['max_gb'], storage.to_gb(used), after['path']),
-                               field='max_gb', used_gb=storage.to_gb(used))
-        # a missing directory is a change even where the path stays the same
-        changed = after != before or make_dir
-        record = dict(stored)
-        record.update((k, after[k]) for k in ('path', 'max_gb') if after[k] is not None)
-        if check_mode or (not changed and record == stored):
-            return Change(changed, before, after)
-        with storage.Rollback() as undo:
-            if make_dir:
-                storage.make_dirs(after['path'], undo)
-            if after['path'] != before['path']:
-                _repoint(ctx, live, after['path'], undo)
-            with ctx.store.transaction() as doc:
-                doc[storage.IMAGE_KEY] = record
-        return Change(changed, before, after)
-
-
-def _repoint(ctx, live, path, undo):
-    """Define the reserved pool at `path`, replacing (same uuid) the one there was."""
-    uuid = None
-    if live is not None:
-        uuid = live.uuid
-        storage.stop_and_undefine(ctx, live.obj, undo)
-    storage.define_and_start(ctx, pool_xml.dir_pool_xml(storage.IMAGE_STORE_NAME, path, uuid), undo)
+    """Set path, max_gb or both: see image_pool_apply.apply."""
+    # Imported here, not above: a read (vpe_facts on every host, each GET)
+    # does not compile the change side.
+    from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool_apply
+    return image_pool_apply.apply(ctx, desired, check_mode=check_mode, create=create)

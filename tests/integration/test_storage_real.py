@@ -10,7 +10,7 @@ import vpetest
 from storage_helpers import (
     allocated, define_domain_with_disk, own_pool_names, pool_info, pool_names, pool_path, sparse, tree_snapshot, virsh)
 from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools, storage
+from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools, storage, storage_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, NotFound, VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
 
@@ -161,7 +161,7 @@ def test_start_failure_half_way_rolls_back(system_ctx, state_dir, tmp_path, monk
         pool.create(0)  # really starts, then a real libvirt call fails half-way
         undo.push('stop', pool.destroy)
         pool.create(0)  # libvirt: "storage pool ... is already active"
-    monkeypatch.setattr(storage, 'start', start_fails)
+    monkeypatch.setattr(storage_apply, 'start', start_fails)
 
     for name, target in (('st-fresh', tmp_path / 'fresh' / 'deep'), ('st-existing', existing)):
         with pytest.raises(VpeError, match='already active'):
@@ -226,7 +226,7 @@ def test_image_store_set_repoint_and_rules(system_ctx, state_dir, tmp_path, imag
 
 
 def start_then_fail(pool, undo):
-    """storage.start that starts the pool, then fails as libvirt does on a second start."""
+    """storage_apply.start that starts the pool, then fails as libvirt does on a second start."""
     pool.create(0)
     undo.push('stop', pool.destroy)
     pool.create(0)  # libvirt: "storage pool ... is already active"
@@ -239,7 +239,7 @@ def test_image_store_repoint_failure_restores_the_old_pool(system_ctx, state_dir
     second.mkdir()
     system_ctx.run(image_pool.apply, {'path': str(first), 'max_gb': 5})
     before_state = state(state_dir)
-    monkeypatch.setattr(storage, 'start', start_then_fail)
+    monkeypatch.setattr(storage_apply, 'start', start_then_fail)
     with pytest.raises(VpeError, match='already active'):
         system_ctx.run(image_pool.apply, {'path': str(second)})
     assert pool_path(storage.IMAGE_STORE_NAME) == str(first)
@@ -254,7 +254,7 @@ def test_image_store_create_failure_removes_the_directory_it_made(system_ctx, st
     first.mkdir()
     system_ctx.run(image_pool.apply, {'path': str(first), 'max_gb': 5})
     before_state = state(state_dir)
-    monkeypatch.setattr(storage, 'start', start_then_fail)
+    monkeypatch.setattr(storage_apply, 'start', start_then_fail)
     with pytest.raises(VpeError, match='already active'):
         system_ctx.run(image_pool.apply, {'path': str(tmp_path / 'new' / 'images')}, create=True)
     assert not (tmp_path / 'new').exists()  # both directories it made are gone again

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import (
-    image_pool, pool_xml, pools, storage, storage_paths)
+    image_pool, pool_xml, pools, storage, storage_apply, storage_paths)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput
 
 
@@ -48,7 +48,7 @@ def test_the_system_list_extends_from_settings(tmp_path):
     with pytest.raises(InvalidInput, match='system directory'):
         storage_paths.check_location('path', str(tmp_path / 'p'), extra_system=(str(tmp_path),))
     state = {'storage': {'extra_system_dirs': ['/srv/keep', 'relative', 7]}}
-    assert storage.extra_system_dirs(state) == ('/srv/keep',)
+    assert storage_apply.extra_system_dirs(state) == ('/srv/keep',)
 
 
 def test_overlap_equal_inside_and_around():
