@@ -11,16 +11,8 @@ read(ctx) -> {"bridge", "bridge_interface"} from the live host:
   - `bridge_interface` is the port of that bridge that is not a VM's interface
     (a tap/vnet, or any device a running domain names as its target), or null.
 
-apply(ctx, desired) makes it true (partial: a field not given keeps its
-current value; `bridge` defaults to br100). Steps, in order: create the bridge
-(with the port's MAC, STP off, forward delay 0) and set it up; enslave the
-port; copy the global IPv4/IPv6 addresses of the port (and of the bridge it
-was on before) to the bridge; move the default and static routes through them
-to the bridge; remove the old addresses; define, autostart and start the
-libvirt network; move running domains' interfaces (only with force); persist.
-The live state before is recorded first; if any step fails, everything done is
-undone and the addresses, routes, masters and links of before are restored,
-then the error is raised. Check mode computes the same steps and runs none.
+apply(ctx, desired) makes it true: see network_apply, imported on the first
+change so that a read (vpe_facts on every host, each GET) does not compile it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,11 +21,9 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_live as live
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_libvirt as lv
-from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
 
 RESOURCE = 'network'
 KEY = 'network'
@@ -46,27 +36,6 @@ ENV_PERSIST_ROOT = 'VPE_PERSIST_ROOT'
 LIBVIRT_NAME_RE = re.compile(r'^(?!\.)[A-Za-z0-9_.-]{1,64}$')
 TAP_NAME_RE = re.compile(r'^(vnet|tap|macvtap|vif)[0-9]')
 VM_KINDS = frozenset(['tun', 'tap', 'macvtap', 'ipvtap'])
-PORT_KINDS = (None, 'bond', 'veth')
-
-
-class NetworkChange(Change):
-    """Change plus `actions` (the planned steps, in words) and the persistence used."""
-
-    def __new__(cls, changed, before, after, actions=(), persist_method=None, warnings=()):
-        self = Change.__new__(cls, changed, before, after)
-        self.actions = list(actions)
-        self.persist = persist_method
-        self.warnings = list(warnings)
-        return self
-
-
-class Step(object):
-    """One change: its words for the user (None: part of the step before), do and undo."""
-
-    def __init__(self, text, do, undo=None):
-        self.text = text
-        self.do = do
-        self.undo = undo
 
 
 def libvirt_network_name(ctx, name=None):
@@ -78,18 +47,18 @@ def libvirt_network_name(ctx, name=None):
     return name
 
 
-def _is_vm_device(link, taps):
+def is_vm_device(link, taps):
     return link.kind in VM_KINDS or link.name in taps or bool(TAP_NAME_RE.match(link.name))
 
 
-def _port_of(state, bridge, taps):
+def port_of(state, bridge, taps):
     if bridge is None or state.link(bridge) is None:
         return None
-    ports = [name for name in state.ports(bridge) if not _is_vm_device(state.link(name), taps)]
+    ports = [name for name in state.ports(bridge) if not is_vm_device(state.link(name), taps)]
     return ports[0] if ports else None
 
 
-def _read(conn, state, name):
+def current(conn, state, name):
     net = lv.lookup_network(conn, name)
     taps = lv.vm_taps(conn)
     if net is not None:
@@ -97,225 +66,17 @@ def _read(conn, state, name):
     else:
         link = state.link(DEFAULT_BRIDGE)
         bridge = DEFAULT_BRIDGE if link is not None and link.is_bridge else None
-    return {'bridge': bridge, 'bridge_interface': _port_of(state, bridge, taps)}
-
-
-def _persist():
-    # Imported where a change needs it: a read (vpe_facts, every GET) does not
-    # pay for compiling the largest module of the collection.
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import network_persist
-    return network_persist
+    return {'bridge': bridge, 'bridge_interface': port_of(state, bridge, taps)}
 
 
 def read(ctx, libvirt_network=None):
     name = libvirt_network_name(ctx, libvirt_network)
-    return _read(ctx.conn.get(), live.LiveState.read_links(), name)
-
-
-def check_interface(state, iface, bridge, old_bridge, taps):
-    """Raise unless `iface` may be the bridge's port. The rule:
-
-    it exists; it is not the loopback, a bridge, a VM's
-    tap/vnet/macvtap (by kind, by name vnetN/tapN/macvtapN/vifN, or named as
-    the target of a running domain's interface), nor a member of a bond; its
-    kind is a plain NIC (no link kind), a bond, or a veth that no domain uses;
-    and it is not already a port of another bridge than the current or the new
-    VM bridge (a veth on another bridge is a VM's or container's end).
-    """
-    link = state.link(iface)
-    if link is None:
-        raise InvalidInput('bridge_interface %s does not exist on this host; give an existing NIC or bond'
-                           % iface, field='bridge_interface')
-    if link.is_loopback:
-        raise InvalidInput('bridge_interface %s is the loopback interface; give a NIC or bond' % iface,
-                           field='bridge_interface')
-    if link.is_bridge:
-        raise InvalidInput('bridge_interface %s is a bridge; give the NIC or bond to put under %s'
-                           % (iface, bridge), field='bridge_interface')
-    if _is_vm_device(link, taps):
-        raise InvalidInput('bridge_interface %s is a VM tap (%s); give a NIC or bond'
-                           % (iface, link.kind or 'a running domain\'s interface'), field='bridge_interface')
-    if link.slave_kind == 'bond':
-        raise InvalidInput('bridge_interface %s is a member of bond %s; give the bond' % (iface, link.master),
-                           field='bridge_interface')
-    if link.kind not in PORT_KINDS or (link.kind is None and link.link_type != 'ether'):
-        raise InvalidInput('bridge_interface %s is a %s interface; only a NIC, a bond or a veth no VM uses '
-                           'can be the bridge\'s port' % (iface, link.kind or link.link_type),
-                           field='bridge_interface')
-    if link.master and link.master not in (bridge, old_bridge):
-        raise Conflict('bridge_interface %s is already a port of %s%s; release it first'
-                       % (iface, link.master, ' (a VM\'s or container\'s veth end)' if link.kind == 'veth' else ''),
-                       field='bridge_interface')
-
-
-def check_bridge(state, bridge):
-    link = state.link(bridge)
-    if link is not None and not link.is_bridge:
-        raise InvalidInput('bridge %s exists and is not a bridge (it is a %s interface); choose another name'
-                           % (bridge, link.kind or link.link_type), field='bridge')
-
-
-def _gateways(routes):
-    return [r['gateway'] for r in routes
-            if r.get('dst', 'default') == 'default' and r.get('gateway') and r.get('protocol') != 'dhcp']
-
-
-def _plan(conn, state, bridge, iface, name, before, force, method, root):
-    """The steps (in order) that make the host match; empty when it does."""
-    taps = lv.vm_taps(conn)
-    old_bridge = before['bridge']
-    if iface == bridge:
-        raise InvalidInput('bridge_interface must differ from bridge (both are %s)' % iface, field='bridge_interface')
-    check_bridge(state, bridge)
-    check_interface(state, iface, bridge, old_bridge, taps)
-    link = state.link(iface)
-    steps = []
-    blink = state.link(bridge)
-    mac = blink.mac if blink is not None else link.mac
-    if blink is None:
-        steps.append(Step('create bridge %s (MAC %s of %s, STP off)' % (bridge, mac, iface),
-                          lambda: live.create_bridge(bridge, mac)))
-    if blink is None or not blink.up:
-        steps.append(Step('set %s up' % bridge, lambda: live.set_up(bridge)))
-    for other in state.ports(bridge):
-        if other != iface and not _is_vm_device(state.link(other), taps):
-            steps.append(Step('release %s from bridge %s' % (other, bridge),
-                              lambda other=other: live.set_master(other, None)))
-    sources = [iface]
-    if link.master and link.master != bridge and state.link(link.master).is_bridge:
-        sources.append(link.master)
-    if link.master != bridge:
-        steps.append(Step('enslave %s to bridge %s%s' % (iface, bridge,
-                                                         ' (out of %s)' % link.master if link.master else ''),
-                          lambda: live.set_master(iface, bridge)))
-    if not link.up:
-        steps.append(Step('set %s up' % iface, lambda: live.set_up(iface)))
-    moved_addrs = []
-    moved_routes = []
-    for src in sources:
-        for addr in state.global_addresses(src):
-            moved_addrs.append((src, addr))
-            steps.append(Step('move address %s from %s to %s' % (live.describe_address(addr), src, bridge),
-                              lambda addr=addr: live.add_address(bridge, addr)))
-    for src in sources:
-        for route in state.movable_routes(src):
-            moved_routes.append(route)
-            steps.append(Step('move route %s from %s to %s' % (live.describe_route(route), src, bridge),
-                              lambda route=route: live.replace_route(route, bridge)))
-    for src, addr in reversed(moved_addrs):
-        steps.append(Step(None, lambda src=src, addr=addr: live.del_address(src, addr)))
-    for route in moved_routes:
-        steps.append(Step(None, lambda route=route: live.del_route(route)))
-
-    net = lv.lookup_network(conn, name)
-    net_step = lv.NetworkStep(conn, name, bridge, lv.network_info(net) if net is not None else None)
-    if net_step.needed():
-        steps.append(Step(net_step.describe(), net_step.do, net_step.undo))
-
-    if old_bridge and old_bridge != bridge:
-        attached = lv.attached_domains(conn, old_bridge, name)
-        if attached and not force:
-            names = sorted(set(dom.name() for dom, _iface in attached))
-            raise Conflict('running domains are attached to bridge %s: %s; changing the bridge to %s would cut '
-                           'them off: stop them or use force to move their interfaces live'
-                           % (old_bridge, ', '.join(names), bridge), field='bridge', domains=names)
-        for dom, dom_iface in attached:
-            move = lv.DomainMove(dom, dom_iface, old_bridge, bridge)
-            steps.append(Step(move.describe(), move.do, move.undo))
-
-    # what the bridge carries once the steps ran, for the persisted config
-    persist = _persist()
-    final_addrs = state.global_addresses(bridge) + [a for _s, a in moved_addrs]
-    final_routes = state.movable_routes(bridge) + moved_routes
-    cfg = persist.BridgeConfig(
-        bridge, iface, mac,
-        [live.describe_address(a) for a in final_addrs if not a.get('dynamic')],  # DHCP/SLAAC ones come back by themselves
-        _gateways(final_routes),
-        any(a.get('dynamic') and a['family'] == 'inet' for a in final_addrs))
-    for op in persist.plan(method, cfg, root):
-        steps.append(Step('%s (%s)' % (op.describe(), method), op.do, op.undo))
-    devices = [bridge] + sources + [o for o in state.ports(bridge) if o != iface]
-    return steps, devices, _only_address_warnings(state, moved_addrs, bridge)
-
-
-def _only_address_warnings(state, moved_addrs, bridge):
-    """Say so when the addresses that move are all the host has: its reachability rides on this change."""
-    moving = set(live.address_key(a) for _s, a in moved_addrs)
-    others = [a for dev in state.addresses for a in state.global_addresses(dev) if live.address_key(a) not in moving]
-    if not moved_addrs or others:
-        return []
-    srcs = sorted(set(s for s, _a in moved_addrs))
-    return ['%s carr%s this host\'s only global address%s (%s): %s to %s, and back if any step fails; '
-            'keep a console at hand the first time'
-            % (', '.join(srcs), 'ies' if len(srcs) == 1 else 'y', 'es' if len(moved_addrs) > 1 else '',
-               ', '.join(live.describe_address(a) for _s, a in moved_addrs),
-               'it moves' if len(moved_addrs) == 1 else 'they move', bridge)]
-
-
-def _rollback(done, snapshot, devices):
-    errors = []
-    for step in reversed(done):
-        if step.undo is None:
-            continue
-        try:
-            step.undo()
-        except Exception as exc:  # keep undoing: the addresses must come back whatever failed
-            errors.append('%s: %s' % (step.text, exc))
-    errors += live.restore(snapshot, devices)
-    return errors
+    return current(ctx.conn.get(), live.LiveState.read_links(), name)
 
 
 def apply(ctx, desired, check_mode=False, force=False, persist_method=None, persist_root=None,
           libvirt_network=None):
-    """Make the bridge and its port as desired; see the module docstring for the steps."""
-    wanted = fields.check_body(RESOURCE, desired)
-    name = libvirt_network_name(ctx, libvirt_network)
-    root = persist_root or os.environ.get(ENV_PERSIST_ROOT) or '/'
-    method = _persist().resolve(persist_method or os.environ.get(ENV_PERSIST) or 'auto', root)
-    with ctx.store.locked():
-        conn = ctx.conn.get()
-        state = live.LiveState.read()
-        before = _read(conn, state, name)
-        bridge = wanted.get('bridge') or before['bridge'] or DEFAULT_BRIDGE
-        iface = wanted.get('bridge_interface') or before['bridge_interface']
-        if iface is None:
-            raise InvalidInput('bridge_interface is required: no NIC or bond is a port of bridge %s yet' % bridge,
-                               field='bridge_interface')
-        after = {'bridge': bridge, 'bridge_interface': iface}
-        steps, devices, warnings = _plan(conn, state, bridge, iface, name, before, force, method, root)
-        actions = [s.text for s in steps if s.text]
-        if check_mode or not steps:
-            _remember(ctx, name, check_mode)
-            return NetworkChange(bool(steps), before, after, actions, method, warnings)
-        done = []
-        for step in steps:
-            try:
-                step.do()
-            except BaseException as exc:
-                errors = _rollback(done, state, devices)
-                detail = '%s failed: %s' % (step.text or 'the step after "%s"' % (done[-1].text if done else ''),
-                                            getattr(exc, 'detail', None) or exc)
-                if errors:
-                    detail += '; rolling back also met errors: %s' % '; '.join(errors)
-                else:
-                    detail += '; the previous configuration was restored'
-                if isinstance(exc, VpeError):
-                    exc.detail = detail
-                    exc.args = (detail,)
-                    exc.extra.setdefault('rolled_back', not errors)
-                    raise
-                if isinstance(exc, Exception):
-                    raise VpeError(detail, rolled_back=not errors)
-                raise
-            done.append(step)
-        _remember(ctx, name, check_mode)
-        return NetworkChange(True, before, after, actions, method, warnings)
-
-
-def _remember(ctx, name, check_mode):
-    """Keep the libvirt network's name so facts and the shim read the same network."""
-    if check_mode:
-        return
-    if ctx.store.read().get(KEY, {}).get('libvirt_network') != name:
-        with ctx.store.transaction() as state:
-            state.setdefault(KEY, {})['libvirt_network'] = name
+    """Make the bridge and its port as desired: see network_apply.apply."""
+    from ansible_collections.vpe.hypervisor.plugins.module_utils import network_apply
+    return network_apply.apply(ctx, desired, check_mode=check_mode, force=force, persist_method=persist_method,
+                               persist_root=persist_root, libvirt_network=libvirt_network)

@@ -10,7 +10,7 @@ import pytest
 
 import netns_helpers as nh
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network, network_live, network_persist
+from ansible_collections.vpe.hypervisor.plugins.module_utils import network, network_live, network_live_apply, network_persist
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, VpeError
 
 pytestmark = [pytest.mark.libvirtd]
@@ -133,7 +133,7 @@ def test_failure_half_way_restores_addresses_and_routes(system_ctx, topo, netnam
     """The addresses are on the bridge and the routes moved when removing the old address fails."""
     def broken(dev, addr):
         raise network_live.CommandFailed('injected: cannot delete %s' % addr['local'])
-    monkeypatch.setattr(network_live, 'del_address', broken)
+    monkeypatch.setattr(network_live_apply, 'del_address', broken)
     with pytest.raises(VpeError) as err:
         apply(system_ctx, topo, netname)
     assert 'injected' in err.value.detail
