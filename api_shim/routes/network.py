@@ -11,7 +11,7 @@ VPE_LIBVIRT_NETWORK in its environment override those.
 
 from ansible_collections.vpe.hypervisor.api_shim.http import (
     check_if_match, json_response, query_bool, query_params, read_envelope)
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network
+from ansible_collections.vpe.hypervisor.plugins.module_utils import network, network_apply
 
 KEY = 'network'
 
@@ -30,5 +30,5 @@ def register(shim):
         desired = read_envelope(KEY)
         with ctx.store.locked():
             check_if_match({KEY: ctx.run(network.read)})
-            change = ctx.run(network.apply, desired, force=force)
+            change = ctx.run(network_apply.apply, desired, force=force)
         return json_response({KEY: change.after})

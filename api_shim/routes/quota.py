@@ -5,7 +5,7 @@
 
 from ansible_collections.vpe.hypervisor.api_shim.http import (
     check_if_match, json_response, query_bool, query_params, read_envelope)
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota
+from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, quota_apply
 
 KEY = 'quota'
 
@@ -24,5 +24,5 @@ def register(shim):
         desired = read_envelope(KEY)
         with ctx.store.locked():
             check_if_match({KEY: ctx.run(quota.read)})
-            change = ctx.run(quota.apply, desired, force=force)
+            change = ctx.run(quota_apply.apply, desired, force=force)
         return json_response({KEY: change.after})

@@ -6,7 +6,7 @@ PUT/DELETE /hypervisor/pools/{uuid}"""
 
 from ansible_collections.vpe.hypervisor.api_shim.http import (
     check_if_match, json_response, query_params, read_envelope, read_json_body)
-from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools
+from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, image_pool_apply, pools, pools_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput, PreconditionFailed
 
 IMAGE_KEY = 'image-pool'
@@ -45,7 +45,7 @@ def register(shim):
         desired = read_envelope(IMAGE_KEY)
         with ctx.store.locked():
             check_if_match({IMAGE_KEY: ctx.run(image_pool.read)})
-            change = ctx.run(image_pool.apply, desired)
+            change = ctx.run(image_pool_apply.apply, desired)
         return json_response({IMAGE_KEY: change.after})
 
     @shim.route('/hypervisor/pools', 'GET', 'read')
@@ -57,7 +57,7 @@ def register(shim):
     def post_pool():
         query_params(())
         desired = read_envelope(ONE_KEY)
-        change = ctx.run(pools.create, desired)
+        change = ctx.run(pools_apply.create, desired)
         return json_response({ONE_KEY: change.after})
 
     @shim.route('/hypervisor/pools/<uuid>', 'PUT', 'admin')
@@ -68,7 +68,7 @@ def register(shim):
             pool, listed = _find(ctx, uuid)
             if pool is not None:
                 _check_if_match_pool(pool, listed)
-            change = ctx.run(pools.update, uuid, desired)
+            change = ctx.run(pools_apply.update, uuid, desired)
         return json_response({ONE_KEY: change.after})
 
     @shim.route('/hypervisor/pools/<uuid>', 'DELETE', 'admin')
@@ -81,5 +81,5 @@ def register(shim):
             pool, listed = _find(ctx, uuid)
             if pool is not None:
                 _check_if_match_pool(pool, listed)
-            ctx.run(pools.delete, uuid)
+            ctx.run(pools_apply.delete, uuid)
         return json_response({ONE_KEY: {'uuid': uuid}}, etag=False)

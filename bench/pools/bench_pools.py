@@ -34,7 +34,7 @@ sys.path[:0] = [str(REPO / '.collections'), str(REPO / 'tests')]
 
 import libvirt  # noqa: E402
 import vpetest  # noqa: E402
-from ansible_collections.vpe.hypervisor.plugins.module_utils import facts, pools  # noqa: E402
+from ansible_collections.vpe.hypervisor.plugins.module_utils import facts, pools_apply  # noqa: E402
 from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context  # noqa: E402
 
 NAME = vpetest.PREFIX + 'bp-'
@@ -83,7 +83,7 @@ def build(ctx, root, count, volumes, allocated_kib):
     made = []
     for i in range(count):
         path = root / ('pool%02d' % i)
-        pool = ctx.run(pools.create, {'name': '%s%02d' % (NAME, i), 'path': str(path), 'max_gb': 1000}).after
+        pool = ctx.run(pools_apply.create, {'name': '%s%02d' % (NAME, i), 'path': str(path), 'max_gb': 1000}).after
         for j in range(volumes):
             vol = path / ('vol%04d.qcow2' % j)
             fd = os.open(str(vol), os.O_WRONLY | os.O_CREAT, 0o644)

@@ -7,7 +7,8 @@ storage.IMAGE_STORE_NAME (hidden from /pools), and its capacity limit.
 libvirt's pool is the truth for `path` (null while no such pool is defined);
 the host state keeps, under "image_pool", the `max_gb` limit and the path last
 set through us. Changing the path re-points the pool (undefine, define again
-with the same uuid at the new path): no file is moved or deleted.
+with the same uuid at the new path): no file is moved or deleted. Changing it
+is image_pool_apply.apply, which a read never imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,11 +32,3 @@ def view(ctx, live, stored):
 def read(ctx):
     stored = ctx.store.read().get(storage.IMAGE_KEY, {})
     return view(ctx, storage.image_store(storage.pools_seen(ctx)), stored)
-
-
-def apply(ctx, desired, check_mode=False, create=False):
-    """Set path, max_gb or both: see image_pool_apply.apply."""
-    # Imported here, not above: a read (vpe_facts on every host, each GET)
-    # does not compile the change side.
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool_apply
-    return image_pool_apply.apply(ctx, desired, check_mode=check_mode, create=create)

@@ -11,8 +11,8 @@ read(ctx) -> {"bridge", "bridge_interface"} from the live host:
   - `bridge_interface` is the port of that bridge that is not a VM's interface
     (a tap/vnet, or any device a running domain names as its target), or null.
 
-apply(ctx, desired) makes it true: see network_apply, imported on the first
-change so that a read (vpe_facts on every host, each GET) does not compile it.
+network_apply.apply(ctx, desired) makes it true; a read (vpe_facts on every
+host, each GET) imports and compiles none of the change code.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -72,11 +72,3 @@ def current(conn, state, name):
 def read(ctx, libvirt_network=None):
     name = libvirt_network_name(ctx, libvirt_network)
     return current(ctx.conn.get(), live.LiveState.read_links(), name)
-
-
-def apply(ctx, desired, check_mode=False, force=False, persist_method=None, persist_root=None,
-          libvirt_network=None):
-    """Make the bridge and its port as desired: see network_apply.apply."""
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import network_apply
-    return network_apply.apply(ctx, desired, check_mode=check_mode, force=force, persist_method=persist_method,
-                               persist_root=persist_root, libvirt_network=libvirt_network)

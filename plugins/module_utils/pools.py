@@ -8,6 +8,9 @@ libvirt holds the pool (name, uuid, path); the host state holds, under
 Every read starts from libvirt's own list, so a pool undefined outside us is
 gone (its metadata is ignored, and dropped at our next write) and a pool
 defined outside us shows with max_gb and created_at null.
+
+The changes (create, update, delete, the module's apply) are pools_apply: a
+read (vpe_facts on every host, each GET) imports and compiles none of them.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,35 +39,3 @@ def read(ctx):
     metas = ctx.store.read().get(storage.POOLS_KEY, {})
     pools = storage.volume_pools(storage.pools_seen(ctx))
     return [view(ctx, p, metas.get(p.uuid)) for p in sorted(pools, key=lambda p: p.name)]
-
-
-# The changes live in pools_apply, imported on the first change: a read
-# (vpe_facts on every host, each GET) does not compile them.
-def _apply():
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import pools_apply
-    return pools_apply
-
-
-def create(ctx, desired, check_mode=False, listing=None):
-    """POST /pools: see pools_apply.create."""
-    return _apply().create(ctx, desired, check_mode=check_mode, listing=listing)
-
-
-def update(ctx, uuid, desired, check_mode=False, listing=None):
-    """PUT /pools/{uuid}: see pools_apply.update."""
-    return _apply().update(ctx, uuid, desired, check_mode=check_mode, listing=listing)
-
-
-def delete(ctx, uuid, check_mode=False, listing=None):
-    """DELETE /pools/{uuid}: see pools_apply.delete."""
-    return _apply().delete(ctx, uuid, check_mode=check_mode, listing=listing)
-
-
-def check_desired(desired):
-    """See pools_apply.check_desired."""
-    return _apply().check_desired(desired)
-
-
-def apply(ctx, desired, check_mode=False):
-    """The module's view (pool `name` present or absent): see pools_apply.apply."""
-    return _apply().apply(ctx, desired, check_mode=check_mode)

@@ -7,6 +7,9 @@ Stored in the host state under "quota". A value never set is the host's own
 size as libvirt reports it. Once a value is applied it is kept as given, even
 when it equals the host's size, so adding RAM later does not move a quota an
 operator chose.
+
+Changing it is quota_apply.apply: a read (vpe_facts on every host, each GET)
+imports and compiles none of the change code.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,9 +31,3 @@ def effective(stored, host):
 def read(ctx):
     stored = ctx.store.read().get(KEY, {})
     return effective(stored, host_size(ctx))
-
-
-def apply(ctx, desired, check_mode=False, force=False):
-    """Set the given fields (partial update); refuse to go below the allocation (quota_apply)."""
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_apply
-    return quota_apply.apply(ctx, desired, check_mode=check_mode, force=force)

@@ -106,7 +106,7 @@ field:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, image_pool
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, image_pool_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec, run_apply
 
 
@@ -117,7 +117,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[('path', 'max_gb')])
     desired = {'path': module.params['path'], 'max_gb': module.params['max_gb']}
-    run_apply(module, image_pool, 'image_pool', desired, create=module.params['create'])
+    run_apply(module, image_pool_apply, 'image_pool', desired, create=module.params['create'])
 
 
 if __name__ == '__main__':

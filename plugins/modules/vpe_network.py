@@ -161,7 +161,7 @@ status:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, network
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, network_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import (
     common_argument_spec, context_for, fail)
@@ -181,7 +181,7 @@ def main():
     desired = {'bridge': module.params['bridge'], 'bridge_interface': module.params['bridge_interface']}
     ctx = context_for(module)
     try:
-        change = ctx.run(network.apply, desired, check_mode=module.check_mode, force=module.params['force'],
+        change = ctx.run(network_apply.apply, desired, check_mode=module.check_mode, force=module.params['force'],
                          persist_method=module.params['persist'], persist_root=module.params['persist_root'],
                          libvirt_network=module.params['libvirt_network'])
     except VpeError as exc:

@@ -196,7 +196,7 @@ domains:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pools
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pools_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import (
     common_argument_spec, run_apply, run_apply_list)
 
@@ -221,9 +221,9 @@ def main():
                            mutually_exclusive=[('pools', option) for option in POOL_OPTIONS])
     if module.params['pools'] is not None:
         items = [dict((k, item[k]) for k in POOL_OPTIONS) for item in module.params['pools']]
-        run_apply_list(module, pools, 'pools', items)
+        run_apply_list(module, pools_apply, 'pools', items)
     else:
-        run_apply(module, pools, 'pool', dict((k, module.params[k]) for k in POOL_OPTIONS))
+        run_apply(module, pools_apply, 'pool', dict((k, module.params[k]) for k in POOL_OPTIONS))
 
 
 if __name__ == '__main__':

@@ -86,7 +86,7 @@ status:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, quota
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, quota_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec, run_apply
 
 
@@ -97,7 +97,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[('cpu_max', 'memory_max_mb')])
     desired = {'cpu_max': module.params['cpu_max'], 'memory_max_mb': module.params['memory_max_mb']}
-    run_apply(module, quota, 'quota', desired, force=module.params['force'])
+    run_apply(module, quota_apply, 'quota', desired, force=module.params['force'])
 
 
 if __name__ == '__main__':

@@ -10,7 +10,8 @@ import pytest
 
 import netns_helpers as nh
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network, network_live, network_live_apply, network_persist
+from ansible_collections.vpe.hypervisor.plugins.module_utils import (
+    network, network_apply, network_live, network_live_apply, network_persist)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, VpeError
 
 pytestmark = [pytest.mark.libvirtd]
@@ -26,7 +27,7 @@ def netname(topo):
 def apply(ctx, topo, netname, desired=None, **kwargs):
     kwargs.setdefault('persist_method', 'none')
     with nh.entered(topo.host):
-        return network.apply(ctx, dict(desired or WANT), libvirt_network=netname, **kwargs)
+        return network_apply.apply(ctx, dict(desired or WANT), libvirt_network=netname, **kwargs)
 
 
 def libvirt_net(name):
@@ -230,7 +231,7 @@ def test_bridge_change_with_running_guests_needs_force_and_moves_them(system_ctx
     old, new = rootveth.bridges
     name = vpetest.PREFIX + rootveth.tag
     kwargs = dict(libvirt_network=name, persist_method='none')
-    network.apply(system_ctx, {'bridge': old, 'bridge_interface': rootveth.port}, **kwargs)
+    network_apply.apply(system_ctx, {'bridge': old, 'bridge_interface': rootveth.port}, **kwargs)
     conn = libvirt.open(vpetest.SYSTEM_URI)
     by_bridge = vpetest.PREFIX + 'net-' + rootveth.tag
     by_network = vpetest.PREFIX + 'nn-' + rootveth.tag
@@ -244,16 +245,16 @@ def test_bridge_change_with_running_guests_needs_force_and_moves_them(system_ctx
         assert network.read(system_ctx, libvirt_network=name) == {'bridge': old, 'bridge_interface': rootveth.port}
 
         with pytest.raises(Conflict) as err:
-            network.apply(system_ctx, {'bridge': new}, **kwargs)
+            network_apply.apply(system_ctx, {'bridge': new}, **kwargs)
         assert err.value.field == 'bridge' and err.value.extra['domains'] == sorted([by_bridge, by_network])
         assert by_bridge in err.value.detail and 'use force' in err.value.detail
         assert network_live.LiveState.read().link(new) is None
 
-        plan = network.apply(system_ctx, {'bridge': new}, check_mode=True, force=True, **kwargs)
+        plan = network_apply.apply(system_ctx, {'bridge': new}, check_mode=True, force=True, **kwargs)
         assert 'move interface %s' % tap in ' '.join(plan.actions)
         assert 'move interface %s' % ntap in ' '.join(plan.actions)
 
-        moved = network.apply(system_ctx, {'bridge': new}, force=True, **kwargs)
+        moved = network_apply.apply(system_ctx, {'bridge': new}, force=True, **kwargs)
         assert moved.changed and moved.after == {'bridge': new, 'bridge_interface': rootveth.port}
         state = network_live.LiveState.read()
         assert state.link(tap).master == new and state.link(ntap).master == new
@@ -262,7 +263,7 @@ def test_bridge_change_with_running_guests_needs_force_and_moves_them(system_ctx
         assert _dom_bridge(dom, libvirt.VIR_DOMAIN_XML_INACTIVE) == new
         assert libvirt_net(name) == {'bridge': new, 'forward': 'bridge', 'active': True, 'autostart': True}
         assert network.read(system_ctx, libvirt_network=name) == moved.after
-        assert network.apply(system_ctx, {'bridge': new}, **kwargs).changed is False
+        assert network_apply.apply(system_ctx, {'bridge': new}, **kwargs).changed is False
     finally:
         vpetest.remove_domain(conn, by_bridge)
         vpetest.remove_domain(conn, by_network)
@@ -279,7 +280,7 @@ def test_a_vm_tap_in_use_is_refused_as_port(system_ctx, rootveth):
         dom = conn.createXML(nh.bridged_domain_xml(domname, old), 0)
         tap = ET.fromstring(dom.XMLDesc(0)).find('./devices/interface/target').get('dev')
         with pytest.raises(InvalidInput) as err:
-            network.apply(system_ctx, {'bridge': rootveth.bridges[1], 'bridge_interface': tap},
+            network_apply.apply(system_ctx, {'bridge': rootveth.bridges[1], 'bridge_interface': tap},
                           libvirt_network=name, persist_method='none', check_mode=True)
         assert 'VM tap' in err.value.detail
     finally:

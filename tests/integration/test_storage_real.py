@@ -10,7 +10,8 @@ import vpetest
 from storage_helpers import (
     allocated, define_domain_with_disk, own_pool_names, pool_info, pool_names, pool_path, sparse, tree_snapshot, virsh)
 from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, pools, storage, storage_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils import (
+    image_pool_apply, pools, pools_apply, storage, storage_apply)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, NotFound, VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
 
@@ -25,7 +26,7 @@ def state(state_dir):
 
 
 def create(ctx, name, path, max_gb=10):
-    return ctx.run(pools.create, {'name': P + name, 'path': str(path), 'max_gb': max_gb}).after
+    return ctx.run(pools_apply.create, {'name': P + name, 'path': str(path), 'max_gb': max_gb}).after
 
 
 def test_create_list_update_rename_keep_libvirt_disk_and_state_in_step(system_ctx, state_dir, tmp_path):
@@ -44,17 +45,17 @@ def test_create_list_update_rename_keep_libvirt_disk_and_state_in_step(system_ct
     listed = [p for p in system_ctx.run(pools.read) if p['uuid'] == made['uuid']]
     assert listed == [dict(made, used_gb=0.0)]
 
-    grown = system_ctx.run(pools.update, made['uuid'], {'max_gb': 20})
+    grown = system_ctx.run(pools_apply.update, made['uuid'], {'max_gb': 20})
     assert grown.changed and grown.after['max_gb'] == 20
     files = tree_snapshot(target)
-    renamed = system_ctx.run(pools.update, made['uuid'], {'name': P + 'st-renamed'})
+    renamed = system_ctx.run(pools_apply.update, made['uuid'], {'name': P + 'st-renamed'})
     assert renamed.after['name'] == P + 'st-renamed' and renamed.after['uuid'] == made['uuid']
     info = pool_info(P + 'st-renamed')
     assert (info['UUID'], info['State'], info['Autostart']) == (made['uuid'], 'running', 'yes')
     assert P + 'st-one' not in pool_names()
     assert tree_snapshot(target) == files
     assert state(state_dir)['pools'][made['uuid']]['created_at'] == made['created_at']
-    assert not system_ctx.run(pools.update, made['uuid'], {'name': P + 'st-renamed', 'max_gb': 20}).changed
+    assert not system_ctx.run(pools_apply.update, made['uuid'], {'name': P + 'st-renamed', 'max_gb': 20}).changed
 
 
 def test_used_gb_is_what_libvirt_counts_for_the_volumes(system_ctx, tmp_path, libvirt_conn):
@@ -74,10 +75,10 @@ def test_shrink_below_used_is_refused_and_changes_nothing(system_ctx, state_dir,
     allocated(tmp_path / 'p' / 'big.img', int(1.5 * 1024 ** 3))
     before = state(state_dir)
     with pytest.raises(Conflict) as caught:
-        system_ctx.run(pools.update, made['uuid'], {'max_gb': 1})
+        system_ctx.run(pools_apply.update, made['uuid'], {'max_gb': 1})
     assert caught.value.field == 'max_gb' and 'below used_gb 1.50' in caught.value.detail
     assert state(state_dir) == before
-    assert system_ctx.run(pools.update, made['uuid'], {'max_gb': 2}).after['max_gb'] == 2
+    assert system_ctx.run(pools_apply.update, made['uuid'], {'max_gb': 2}).after['max_gb'] == 2
 
 
 def test_duplicate_name_and_overlap_are_refused(system_ctx, tmp_path):
@@ -95,13 +96,13 @@ def test_duplicate_name_and_overlap_are_refused(system_ctx, tmp_path):
 def test_delete_idle_keeps_every_file(system_ctx, state_dir, tmp_path):
     made = create(system_ctx, 'st-del', tmp_path / 'p')
     allocated(tmp_path / 'p' / 'keep.img', 1024 ** 2)
-    gone = system_ctx.run(pools.delete, made['uuid'])
+    gone = system_ctx.run(pools_apply.delete, made['uuid'])
     assert gone.changed and gone.after == {}
     assert P + 'st-del' not in pool_names()
     assert tree_snapshot(tmp_path / 'p') == {str(tmp_path / 'p' / 'keep.img'): 1024 ** 2}
     assert made['uuid'] not in state(state_dir)['pools']
     with pytest.raises(NotFound):
-        system_ctx.run(pools.delete, made['uuid'])
+        system_ctx.run(pools_apply.delete, made['uuid'])
 
 
 def test_delete_refused_while_a_domain_uses_a_volume(system_ctx, tmp_path, libvirt_conn):
@@ -114,20 +115,20 @@ def test_delete_refused_while_a_domain_uses_a_volume(system_ctx, tmp_path, libvi
         define_domain_with_disk(libvirt_conn, 'st-vm-file', source_file=tmp_path / 'p' / 'disk.img')
         define_domain_with_disk(libvirt_conn, 'st-vm-vol', source_pool=P + 'st-by-name', volume='vol.img')
         with pytest.raises(Conflict) as caught:
-            system_ctx.run(pools.delete, made['uuid'])
+            system_ctx.run(pools_apply.delete, made['uuid'])
         assert caught.value.extra['domains'] == [P + 'st-vm-file']
         assert P + 'st-vm-file' in caught.value.detail
         with pytest.raises(Conflict) as caught:
-            system_ctx.run(pools.delete, other['uuid'])
+            system_ctx.run(pools_apply.delete, other['uuid'])
         assert caught.value.extra['domains'] == [P + 'st-vm-vol']
         with pytest.raises(Conflict, match='refer to it by name'):
-            system_ctx.run(pools.update, other['uuid'], {'name': P + 'st-by-other-name'})
+            system_ctx.run(pools_apply.update, other['uuid'], {'name': P + 'st-by-other-name'})
         assert pool_info(P + 'st-used-by')['State'] == 'running'
         assert pool_info(P + 'st-by-name')['State'] == 'running'
     finally:
         vpetest.remove_domain(libvirt_conn, P + 'st-vm-file')
         vpetest.remove_domain(libvirt_conn, P + 'st-vm-vol')
-    assert system_ctx.run(pools.delete, made['uuid']).changed
+    assert system_ctx.run(pools_apply.delete, made['uuid']).changed
 
 
 def test_changes_made_with_virsh_show_on_the_next_read(system_ctx, state_dir, tmp_path):
@@ -144,7 +145,7 @@ def test_changes_made_with_virsh_show_on_the_next_read(system_ctx, state_dir, tm
     assert ours['uuid'] not in [p['uuid'] for p in system_ctx.run(pools.read)]
     assert (tmp_path / 'ours').is_dir()
     # the next write drops the metadata of the pool that is gone, and adopts the outside one
-    adopted = system_ctx.run(pools.update, listed[P + 'st-virsh']['uuid'], {'max_gb': 3}).after
+    adopted = system_ctx.run(pools_apply.update, listed[P + 'st-virsh']['uuid'], {'max_gb': 3}).after
     assert adopted['max_gb'] == 3 and adopted['created_at'] is None
     assert set(state(state_dir)['pools']) == {adopted['uuid']}
 
@@ -186,12 +187,12 @@ def test_state_write_failure_rolls_back_create_rename_and_delete(system_ctx, sta
         create(system_ctx, 'st-rb-new', tmp_path / 'q')
     assert P + 'st-rb-new' not in pool_names() and not (tmp_path / 'q').exists()
     with pytest.raises(VpeError, match='rolled back'):
-        system_ctx.run(pools.update, made['uuid'], {'name': P + 'st-rb-renamed', 'max_gb': 11})
+        system_ctx.run(pools_apply.update, made['uuid'], {'name': P + 'st-rb-renamed', 'max_gb': 11})
     info = pool_info(P + 'st-rb')
     assert (info['UUID'], info['State'], info['Autostart']) == (made['uuid'], 'running', 'yes')
     assert P + 'st-rb-renamed' not in pool_names()
     with pytest.raises(VpeError, match='rolled back'):
-        system_ctx.run(pools.delete, made['uuid'])
+        system_ctx.run(pools_apply.delete, made['uuid'])
     assert pool_info(P + 'st-rb')['State'] == 'running'
     assert state(state_dir) == before_state and tree_snapshot(tmp_path) == files
 
@@ -201,14 +202,14 @@ def test_image_store_set_repoint_and_rules(system_ctx, state_dir, tmp_path, imag
     first.mkdir()
     second.mkdir()
     allocated(first / 'base.qcow2', 2 * 1024 ** 2)
-    set_ = system_ctx.run(image_pool.apply, {'path': str(first), 'max_gb': 100})
+    set_ = system_ctx.run(image_pool_apply.apply, {'path': str(first), 'max_gb': 100})
     assert set_.after == {'path': str(first), 'max_gb': 100, 'used_gb': 0.0}
     info = pool_info(storage.IMAGE_STORE_NAME)
     assert (info['State'], info['Autostart']) == ('running', 'yes')
     assert storage.IMAGE_STORE_NAME not in [p['name'] for p in system_ctx.run(pools.read)]
-    assert not system_ctx.run(image_pool.apply, {'path': str(first) + '/', 'max_gb': 100}).changed
+    assert not system_ctx.run(image_pool_apply.apply, {'path': str(first) + '/', 'max_gb': 100}).changed
 
-    moved = system_ctx.run(image_pool.apply, {'path': str(second)})
+    moved = system_ctx.run(image_pool_apply.apply, {'path': str(second)})
     assert moved.after['path'] == str(second) and moved.after['max_gb'] == 100
     assert pool_info(storage.IMAGE_STORE_NAME)['UUID'] == info['UUID']
     assert pool_path(storage.IMAGE_STORE_NAME) == str(second)
@@ -216,10 +217,10 @@ def test_image_store_set_repoint_and_rules(system_ctx, state_dir, tmp_path, imag
     assert state(state_dir)['image_pool'] == {'path': str(second), 'max_gb': 100}
 
     with pytest.raises(InvalidInput, match='does not exist'):
-        system_ctx.run(image_pool.apply, {'path': str(tmp_path / 'missing')})
+        system_ctx.run(image_pool_apply.apply, {'path': str(tmp_path / 'missing')})
     create(system_ctx, 'st-near-images', tmp_path / 'pool')
     with pytest.raises(Conflict, match='pool "%sst-near-images"' % P):
-        system_ctx.run(image_pool.apply, {'path': str(tmp_path)})
+        system_ctx.run(image_pool_apply.apply, {'path': str(tmp_path)})
     with pytest.raises(Conflict, match='the image store'):
         create(system_ctx, 'st-in-images', second / 'sub')
     assert pool_path(storage.IMAGE_STORE_NAME) == str(second)
@@ -237,11 +238,11 @@ def test_image_store_repoint_failure_restores_the_old_pool(system_ctx, state_dir
     first, second = tmp_path / 'i1', tmp_path / 'i2'
     first.mkdir()
     second.mkdir()
-    system_ctx.run(image_pool.apply, {'path': str(first), 'max_gb': 5})
+    system_ctx.run(image_pool_apply.apply, {'path': str(first), 'max_gb': 5})
     before_state = state(state_dir)
     monkeypatch.setattr(storage_apply, 'start', start_then_fail)
     with pytest.raises(VpeError, match='already active'):
-        system_ctx.run(image_pool.apply, {'path': str(second)})
+        system_ctx.run(image_pool_apply.apply, {'path': str(second)})
     assert pool_path(storage.IMAGE_STORE_NAME) == str(first)
     assert pool_info(storage.IMAGE_STORE_NAME)['State'] == 'running'
     assert state(state_dir) == before_state
@@ -252,11 +253,11 @@ def test_image_store_create_failure_removes_the_directory_it_made(system_ctx, st
                                                                   image_store_guard):
     first = tmp_path / 'i1'
     first.mkdir()
-    system_ctx.run(image_pool.apply, {'path': str(first), 'max_gb': 5})
+    system_ctx.run(image_pool_apply.apply, {'path': str(first), 'max_gb': 5})
     before_state = state(state_dir)
     monkeypatch.setattr(storage_apply, 'start', start_then_fail)
     with pytest.raises(VpeError, match='already active'):
-        system_ctx.run(image_pool.apply, {'path': str(tmp_path / 'new' / 'images')}, create=True)
+        system_ctx.run(image_pool_apply.apply, {'path': str(tmp_path / 'new' / 'images')}, create=True)
     assert not (tmp_path / 'new').exists()  # both directories it made are gone again
     assert pool_path(storage.IMAGE_STORE_NAME) == str(first)
     assert state(state_dir) == before_state
@@ -268,7 +269,7 @@ def test_rename_with_its_directory_gone_is_refused_and_changes_nothing(system_ct
     before_state = state(state_dir)
     os.rmdir(target)  # removed behind libvirt's back
     with pytest.raises(Conflict) as caught:
-        system_ctx.run(pools.update, made['uuid'], {'name': P + 'st-gone2'})
+        system_ctx.run(pools_apply.update, made['uuid'], {'name': P + 'st-gone2'})
     assert caught.value.field == 'path' and 'directory %s is missing' % target in caught.value.detail
     assert pool_info(P + 'st-gone')['UUID'] == made['uuid']
     assert P + 'st-gone2' not in pool_names()

@@ -3,7 +3,7 @@
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_apply, usage
 
 pytestmark = pytest.mark.libvirtd
 
@@ -26,7 +26,7 @@ def test_totals_follow_the_quota_and_default_to_the_host(system_ctx):
     info = system_ctx.conn.get().getInfo()
     assert system_ctx.run(usage.read)['cpu_total'] == info[2]
     assert system_ctx.run(usage.read)['memory_total_mb'] == info[1]
-    system_ctx.run(quota.apply, {'cpu_max': 64, 'memory_max_mb': 131072})
+    system_ctx.run(quota_apply.apply, {'cpu_max': 64, 'memory_max_mb': 131072})
     totals = system_ctx.run(usage.read)
     assert (totals['cpu_total'], totals['memory_total_mb']) == (64, 131072)
 
@@ -35,6 +35,6 @@ def test_quota_refuses_to_go_below_real_allocation(system_ctx, domains):
     domains.define('alloc', vcpus=4, memory_mib=256)
     used = system_ctx.run(usage.read)['cpu_used']
     with pytest.raises(Exception) as caught:
-        system_ctx.run(quota.apply, {'cpu_max': used - 1})
+        system_ctx.run(quota_apply.apply, {'cpu_max': used - 1})
     assert caught.value.status == 409
     assert 'below the %d vCPUs already allocated' % used in caught.value.detail

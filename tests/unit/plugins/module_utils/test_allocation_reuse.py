@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import allocation, quota, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils import allocation, quota_apply, usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict
 
 
@@ -76,7 +76,7 @@ def test_quota_check_counts_afresh_even_when_a_count_is_kept(shim_ctx):
     used = shim_ctx.run(usage.read)['cpu_used']
     define(shim_ctx, 'reuse-d', vcpus=6)  # in place: the kept count still says `used`
     with pytest.raises(Conflict) as caught:
-        shim_ctx.run(quota.apply, {'cpu_max': used + 1})
+        shim_ctx.run(quota_apply.apply, {'cpu_max': used + 1})
     assert caught.value.field == 'cpu_max'
     assert 'below the %d vCPUs' % (used + 5) in caught.value.detail
 

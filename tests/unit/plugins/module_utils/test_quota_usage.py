@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, quota_apply, usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput
 
 
@@ -21,7 +21,7 @@ def test_usages_count_the_domain_against_the_quota(test_ctx):
 
 
 def test_partial_update_keeps_the_other_field(test_ctx, state_dir):
-    change = test_ctx.run(quota.apply, {'memory_max_mb': 16384})
+    change = test_ctx.run(quota_apply.apply, {'memory_max_mb': 16384})
     assert change.changed
     assert change.before == {'cpu_max': 16, 'memory_max_mb': 3072}
     assert change.after == {'cpu_max': 16, 'memory_max_mb': 16384}
@@ -30,27 +30,27 @@ def test_partial_update_keeps_the_other_field(test_ctx, state_dir):
 
 
 def test_check_mode_reports_and_writes_nothing(test_ctx, state_dir):
-    change = test_ctx.run(quota.apply, {'cpu_max': 32}, check_mode=True)
+    change = test_ctx.run(quota_apply.apply, {'cpu_max': 32}, check_mode=True)
     assert change.changed and change.after['cpu_max'] == 32
     assert not (state_dir / 'state.json').exists()
     assert test_ctx.run(quota.read)['cpu_max'] == 16
 
 
 def test_second_apply_is_unchanged(test_ctx):
-    assert test_ctx.run(quota.apply, {'cpu_max': 32}).changed
-    again = test_ctx.run(quota.apply, {'cpu_max': 32})
+    assert test_ctx.run(quota_apply.apply, {'cpu_max': 32}).changed
+    again = test_ctx.run(quota_apply.apply, {'cpu_max': 32})
     assert not again.changed and again.before == again.after
 
 
 def test_value_equal_to_host_size_is_pinned_without_a_change(test_ctx, state_dir):
-    change = test_ctx.run(quota.apply, {'cpu_max': 16})
+    change = test_ctx.run(quota_apply.apply, {'cpu_max': 16})
     assert not change.changed
     assert json.loads((state_dir / 'state.json').read_text()) == {'quota': {'cpu_max': 16}}
 
 
 def test_below_allocation_is_refused_naming_it(test_ctx, state_dir):
     with pytest.raises(Conflict) as caught:
-        test_ctx.run(quota.apply, {'cpu_max': 1})
+        test_ctx.run(quota_apply.apply, {'cpu_max': 1})
     assert caught.value.status == 409
     assert caught.value.field == 'cpu_max'
     assert 'below the 2 vCPUs already allocated' in caught.value.detail
@@ -59,11 +59,11 @@ def test_below_allocation_is_refused_naming_it(test_ctx, state_dir):
 
 
 def test_force_accepts_below_allocation(test_ctx):
-    change = test_ctx.run(quota.apply, {'cpu_max': 1}, force=True)
+    change = test_ctx.run(quota_apply.apply, {'cpu_max': 1}, force=True)
     assert change.after['cpu_max'] == 1
 
 
 def test_bad_value_changes_nothing(test_ctx, state_dir):
     with pytest.raises(InvalidInput):
-        test_ctx.run(quota.apply, {'cpu_max': 0})
+        test_ctx.run(quota_apply.apply, {'cpu_max': 0})
     assert not (state_dir / 'state.json').exists()

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import (
-    image_pool, pool_xml, pools, storage, storage_apply, storage_paths)
+    image_pool, pool_xml, pools, pools_apply, storage, storage_apply, storage_paths)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput
 
 
@@ -110,13 +110,13 @@ def test_test_driver_pool_shows_as_defined_outside_us(test_ctx):
 
 def test_bad_bodies_are_refused_before_libvirt_is_asked(test_ctx, state_dir):
     with pytest.raises(InvalidInput, match='max_gb is required'):
-        test_ctx.run(pools.create, {'name': 'p', 'path': '/srv/p'})
+        test_ctx.run(pools_apply.create, {'name': 'p', 'path': '/srv/p'})
     with pytest.raises(InvalidInput, match='uuid is read-only'):
-        test_ctx.run(pools.create, {'name': 'p', 'path': '/srv/p', 'max_gb': 1, 'uuid': 'x'})
+        test_ctx.run(pools_apply.create, {'name': 'p', 'path': '/srv/p', 'max_gb': 1, 'uuid': 'x'})
     with pytest.raises(InvalidInput, match='never moved'):
-        test_ctx.run(pools.update, 'whatever', {'path': '/srv/q'})
+        test_ctx.run(pools_apply.update, 'whatever', {'path': '/srv/q'})
     with pytest.raises(InvalidInput, match='state must be present or absent'):
-        test_ctx.run(pools.apply, {'name': 'p', 'state': 'gone'})
+        test_ctx.run(pools_apply.apply, {'name': 'p', 'state': 'gone'})
     with pytest.raises(Conflict, match='reserved for the image store'):
-        test_ctx.run(pools.create, {'name': storage.IMAGE_STORE_NAME, 'path': '/srv/p', 'max_gb': 1})
+        test_ctx.run(pools_apply.create, {'name': storage.IMAGE_STORE_NAME, 'path': '/srv/p', 'max_gb': 1})
     assert not (state_dir / 'state.json').exists()
