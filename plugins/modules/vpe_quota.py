@@ -87,7 +87,8 @@ status:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, quota_apply
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec, run_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.module_apply import run_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec
 
 
 def main():
