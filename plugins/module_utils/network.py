@@ -62,7 +62,7 @@ def current(conn, state, name):
     net = lv.lookup_network(conn, name)
     taps = lv.vm_taps(conn)
     if net is not None:
-        bridge = lv.network_info(net)['bridge']
+        bridge = lv.bridge_of(net)
     else:
         link = state.link(DEFAULT_BRIDGE)
         bridge = DEFAULT_BRIDGE if link is not None and link.is_bridge else None

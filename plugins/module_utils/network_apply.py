@@ -150,7 +150,7 @@ def _plan(conn, state, bridge, iface, name, before, force, method, root):
         steps.append(Step(None, lambda route=route: live_apply.del_route(route)))
 
     net = lv.lookup_network(conn, name)
-    net_step = lv_apply.NetworkStep(conn, name, bridge, lv.network_info(net) if net is not None else None)
+    net_step = lv_apply.NetworkStep(conn, name, bridge, lv_apply.network_info(net) if net is not None else None)
     if net_step.needed():
         steps.append(Step(net_step.describe(), net_step.do, net_step.undo))
 

@@ -22,20 +22,10 @@ def lookup_network(conn, name):
         raise
 
 
-def network_info(net):
-    """{'bridge', 'forward', 'active', 'autostart', 'xml', 'uuid'} of a libvirt network."""
-    xml = net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)
-    root = ET.fromstring(xml)
-    bridge_el = root.find('bridge')
-    forward_el = root.find('forward')
-    return {
-        'bridge': bridge_el.get('name') if bridge_el is not None else None,
-        'forward': forward_el.get('mode') if forward_el is not None else None,
-        'active': bool(net.isActive()),
-        'autostart': bool(net.autostart()),
-        'xml': xml,
-        'uuid': net.UUIDString(),
-    }
+def bridge_of(net):
+    """The bridge a libvirt network's saved definition names (all a read needs: one call)."""
+    bridge_el = ET.fromstring(net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)).find('bridge')
+    return bridge_el.get('name') if bridge_el is not None else None
 
 
 def vm_taps(conn):

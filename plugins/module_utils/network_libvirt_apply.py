@@ -27,6 +27,22 @@ def network_xml(name, bridge, uuid=None):
     return ET.tostring(root, encoding='unicode')
 
 
+def network_info(net):
+    """{'bridge', 'forward', 'active', 'autostart', 'xml', 'uuid'} of a libvirt network."""
+    xml = net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)
+    root = ET.fromstring(xml)
+    bridge_el = root.find('bridge')
+    forward_el = root.find('forward')
+    return {
+        'bridge': bridge_el.get('name') if bridge_el is not None else None,
+        'forward': forward_el.get('mode') if forward_el is not None else None,
+        'active': bool(net.isActive()),
+        'autostart': bool(net.autostart()),
+        'xml': xml,
+        'uuid': net.UUIDString(),
+    }
+
+
 class NetworkStep(object):
     """Define/update, autostart and start the libvirt network; undo puts the old one back."""
 
