@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_collect
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_collect, metrics_query
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import MetricsStore
 
@@ -86,7 +86,7 @@ class Collector(object):
         now = time.time()
         if self.last_prune is None or now - self.last_prune >= PRUNE_EVERY:
             try:
-                removed = store.prune(metrics.retention_cutoff(now))
+                removed = store.prune(metrics_query.retention_cutoff(now))
                 if removed:
                     LOG.info('pruned %d bucket(s) older than the retention', removed)
                 self.last_prune = now

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from ansible_collections.vpe.hypervisor.api_shim.http import json_response, query_params
-from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, metrics, pools, quota, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, metrics, metrics_query, pools, quota, usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Unavailable
 
 KEY = 'metrics'
@@ -118,7 +118,7 @@ def register(shim):
     @shim.route('/hypervisor/metrics', 'GET', 'read')
     def get_metrics():
         params = query_params(('q', 'step'))
-        doc = ctx.run(metrics.query, params.get('q'), params.get('step'))
+        doc = ctx.run(metrics_query.query, params.get('q'), params.get('step'))
         return json_response({KEY: doc})
 
     @shim.route('/metrics', 'GET', 'read')

@@ -15,7 +15,7 @@ import bottle
 
 from ansible_collections.vpe.hypervisor.api_shim import svgchart
 from ansible_collections.vpe.hypervisor.api_shim.http import etag_of_bytes, not_modified, query_params
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_query
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
 
 UI_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'ui')
@@ -69,8 +69,8 @@ def register(shim):
     def metrics_svg():
         params = query_params(('q', 'series', 'step'))
         series = check_series(params.get('series'))
-        q, step = metrics.check_query(params.get('q'), params.get('step'))
-        doc = shim.ctx.run(metrics.query, q, step)
+        q, step = metrics_query.check_query(params.get('q'), params.get('step'))
+        doc = shim.ctx.run(metrics_query.query, q, step)
         picture = doc[series]
         body = svgchart.render(series, doc['duration'], picture['unit'], picture['datas'],
                                step=doc['step']).encode('utf-8')

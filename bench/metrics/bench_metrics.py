@@ -24,7 +24,7 @@ import psutil  # noqa: E402
 
 import metricstest  # noqa: E402
 import vpetest  # noqa: E402
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics  # noqa: E402
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_query  # noqa: E402
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges  # noqa: E402
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import (  # noqa: E402
     MetricsStore, db_path)
@@ -78,8 +78,8 @@ def bench_queries(state_dir, runs):
     out = []
     for q, step in cases:
         cpu = []
-        median, worst = timed(lambda: metrics.query(ctx, q, step), runs, cpu)
-        points = len(metrics.query(ctx, q, step)['cpu']['datas'])
+        median, worst = timed(lambda: metrics_query.query(ctx, q, step), runs, cpu)
+        points = len(metrics_query.query(ctx, q, step)['cpu']['datas'])
         out.append((q, step or ranges.DEFAULT_STEP[q], points, median, worst, cpu[0]))
     return out
 

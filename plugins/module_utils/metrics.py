@@ -1,12 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Metrics: the host's cpu, memory, network and disk history, per range.
+"""Metrics: the host's cpu, memory, network and disk history.
 
-`query(ctx, q, step)` answers GET /hypervisor/metrics: the points of a
-calendar range (metrics_ranges) with the exact average of each series over
-each point, from the 5-minute buckets the collector keeps (metrics_store).
 `read(ctx)` is the latest point, for vpe_facts and the Prometheus export.
+`metrics_query.query(ctx, q, step)` answers GET /hypervisor/metrics: the
+points of a calendar range (a read need not compile the range arithmetic).
 
 Values: cpu in % of the whole host (2 decimals), memory in MB (MiB) used =
 total - available, network and disk rates in bytes per second (whole
@@ -20,14 +19,11 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import COLUMNS, MetricsStore
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import MetricsStore
 
 KEY = 'metrics'
-BUCKET = ranges.BUCKET
-MIN_STEP = BUCKET
-MAX_STEP = ranges.MAX_STEP
+# How a point's start is shown, in host local time: its key in a range and its `time`.
+LABEL_FORMAT = '%Y-%m-%d %H:%M'
 
 # Series name -> (unit, index of the covered amount in a row's COLUMNS, index of the sum, decimals).
 SERIES = (
@@ -39,86 +35,18 @@ SERIES = (
     ('disk_write', 'B/s', 7, 9, 0),
 )
 SERIES_NAMES = tuple(s[0] for s in SERIES)
-STEP_RULE = 'a whole number of seconds, a multiple of %d from %d to %d (e.g. 300, 1800, 7200)' % (
-    BUCKET, MIN_STEP, MAX_STEP)
 
 
-def check_query(q=None, step=None):
-    """The range and step to answer, or InvalidInput naming the allowed values.
-
-    `q` None or '' is the default range (today); `step` None or '' is the
-    range's default spacing. `step` may be an int or a string of digits.
-    """
-    if q is None or q == '':
-        q = ranges.DEFAULT_QUERY
-    if q not in ranges.QUERIES:
-        raise InvalidInput('q must be one of %s, got %r' % (', '.join(ranges.QUERIES), q), field='q')
-    if step is None or step == '':
-        return q, ranges.DEFAULT_STEP[q]
-    if isinstance(step, bool):
-        raise InvalidInput('step must be %s, got %r' % (STEP_RULE, step), field='step')
-    if not isinstance(step, int):
-        text = str(step).strip()
-        if not (text.isascii() and text.isdigit()):
-            raise InvalidInput('step must be %s, got %r' % (STEP_RULE, step), field='step')
-        step = int(text)
-    if step < MIN_STEP or step > MAX_STEP or step % BUCKET:
-        raise InvalidInput('step must be %s, got %d' % (STEP_RULE, step), field='step')
-    return q, step
+def label(epoch):
+    return time.strftime(LABEL_FORMAT, time.localtime(epoch))
 
 
-RETENTION_DAYS = 62
-
-
-def retention_cutoff(now):
-    """Buckets before this epoch may be pruned: older than 62 days and before last month."""
-    return min(int(now) - RETENTION_DAYS * ranges.DAY, ranges.range_bounds('lastmonth', now)[0])
-
-
-def _value(sums, series):
+def value_of(sums, series):
     _name, _unit, covered, total, decimals = series
     if not sums[covered]:
         return None
     value = sums[total] / sums[covered]
     return round(value, decimals) if decimals else int(round(value))
-
-
-def series_of(points, sums):
-    """{series: {key: value}} for [(key, start, end)] points and {point index: column sums}.
-
-    Points sharing a key (a repeated hour) are added up before averaging.
-    """
-    merged = {}
-    for index, (key, _start, _end) in enumerate(points):
-        part = sums.get(index)
-        acc = merged.get(key)
-        if acc is None:
-            merged[key] = list(part) if part else [0] * len(COLUMNS)
-        elif part:
-            merged[key] = [a + b for a, b in zip(acc, part)]
-    out = dict((s[0], {}) for s in SERIES)
-    for key, _start, _end in points:
-        acc = merged[key]
-        for series in SERIES:
-            out[series[0]][key] = _value(acc, series)
-    return out
-
-
-def query(ctx, q=None, step=None, now=None):
-    """The `metrics` object of GET /hypervisor/metrics."""
-    q, step = check_query(q, step)
-    now = time.time() if now is None else now
-    points = ranges.points(q, step, now)
-    store = MetricsStore(ctx.store.state_dir)
-    try:
-        sums = store.sums([(start, end) for _key, start, end in points])
-    finally:
-        store.close()
-    values = series_of(points, sums)
-    doc = {'duration': q, 'step': step}
-    for name, unit, _covered, _total, _decimals in SERIES:
-        doc[name] = {'unit': unit, 'datas': values[name]}
-    return doc
 
 
 def latest_point(state_dir):
@@ -130,14 +58,14 @@ def latest_point(state_dir):
         store.close()
     if row is None:
         return None, dict((name, None) for name in SERIES_NAMES)
-    return row[0], dict((series[0], _value(row[1:], series)) for series in SERIES)
+    return row[0], dict((series[0], value_of(row[1:], series)) for series in SERIES)
 
 
 def latest(state_dir):
     """The newest 5-minute point: {time, cpu, memory, ...}; all null without data."""
     start, values = latest_point(state_dir)
     point = dict(values)
-    point['time'] = ranges.label(start) if start is not None else None
+    point['time'] = label(start) if start is not None else None
     return point
 
 

@@ -32,6 +32,8 @@ __metaclass__ = type
 import datetime
 import time
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import label
+
 BUCKET = 300
 DAY = 86400
 MAX_STEP = DAY
@@ -43,16 +45,11 @@ DEFAULT_STEP = {
     'thisweek': 1800, 'lastweek': 1800,
     'thismonth': 7200, 'lastmonth': 7200,
 }
-LABEL_FORMAT = '%Y-%m-%d %H:%M'
 
 
 def local_date(epoch):
     lt = time.localtime(epoch)
     return datetime.date(lt.tm_year, lt.tm_mon, lt.tm_mday)
-
-
-def label(epoch):
-    return time.strftime(LABEL_FORMAT, time.localtime(epoch))
 
 
 def _first_of_month(day):

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import vpetest
 from vpetest import assert_problem
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_query
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
 from metricstest import FakeStateCtx, seed
 
@@ -86,7 +86,7 @@ def test_metrics_envelope_matches_the_service(seeded_shim, query, q, step):
         'disk_write': 'B/s'}
     assert len(body['cpu']['datas']) in (before, after)
     if q in ('lastweek', 'lastmonth'):  # not moving while the request runs
-        assert body == metrics.query(FakeStateCtx(state_dir), q, step)
+        assert body == metrics_query.query(FakeStateCtx(state_dir), q, step)
 
 
 def test_a_seeded_gap_is_null_over_http(seeded_shim):

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_collect
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_collect, metrics_query
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import COLUMNS, MetricsStore, db_path
 from metricstest import FakeStateCtx
 
@@ -84,7 +84,7 @@ def test_collector_samples_the_real_host_and_stops_cleanly_on_sigterm(tmp_path):
     assert abs(point['memory'] - used_now) < 0.25 * total_mib
     for name in ('network_in', 'network_out', 'disk_read', 'disk_write'):
         assert point[name] is None or 0 <= point[name] < 10 * 2 ** 30
-    today = metrics.query(FakeStateCtx(state_dir), 'today')
+    today = metrics_query.query(FakeStateCtx(state_dir), 'today')
     assert list(today['cpu']['datas'].values())[-1] is not None  # the current, unfinished point
 
 

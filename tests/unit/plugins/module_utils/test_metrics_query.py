@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import facts, metrics
+from ansible_collections.vpe.hypervisor.plugins.module_utils import facts, metrics, metrics_query
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import MetricsStore, db_path
 from metricstest import FakeStateCtx, at, bucket_row, default_values, local_zone, seed
 
@@ -42,7 +42,7 @@ def nulls(datas):
 def test_every_range_has_its_points_in_the_spec_envelope(seeded, q, step, count, first, last):
     ctx, now = seeded
     with local_zone('UTC'):
-        doc = metrics.query(ctx, q, now=now)
+        doc = metrics_query.query(ctx, q, now=now)
     assert doc['duration'] == q and doc['step'] == step
     assert set(doc) == {'duration', 'step'} | set(SERIES)
     for name, unit in SERIES.items():
@@ -56,11 +56,11 @@ def test_every_range_has_its_points_in_the_spec_envelope(seeded, q, step, count,
 def test_gaps_are_null_exactly_where_nothing_was_sampled(seeded):
     ctx, now = seeded
     with local_zone('UTC'):
-        yesterday = metrics.query(ctx, 'yesterday', now=now)['cpu']['datas']
-        week = metrics.query(ctx, 'thisweek', now=now)['memory']['datas']
-        month = metrics.query(ctx, 'thismonth', now=now)['disk_write']['datas']
-        last = metrics.query(ctx, 'lastmonth', now=now)['network_in']['datas']
-        today = metrics.query(ctx, 'today', now=now)['cpu']['datas']
+        yesterday = metrics_query.query(ctx, 'yesterday', now=now)['cpu']['datas']
+        week = metrics_query.query(ctx, 'thisweek', now=now)['memory']['datas']
+        month = metrics_query.query(ctx, 'thismonth', now=now)['disk_write']['datas']
+        last = metrics_query.query(ctx, 'lastmonth', now=now)['network_in']['datas']
+        today = metrics_query.query(ctx, 'today', now=now)['cpu']['datas']
     assert nulls(yesterday) == ['2026-11-26 %02d:%02d' % (h, m) for h in (10, 11, 12) for m in range(0, 60, 5)]
     assert nulls(week) == ['2026-11-26 %02d:%02d' % (h, m) for h in (10, 11, 12) for m in (0, 30)]
     # 12:00-14:00 holds an hour of data: not null, the average of what is there
@@ -75,8 +75,8 @@ def test_a_coarse_point_is_the_exact_average_of_its_buckets(seeded):
     with local_zone('UTC'):
         start = at(2026, 10, 20, 6)
         expected = [default_values(b) for b in range(start, start + 7200, 300)]
-        doc = metrics.query(ctx, 'lastmonth', now=now)
-        fine = metrics.query(ctx, 'lastmonth', step='1800', now=now)
+        doc = metrics_query.query(ctx, 'lastmonth', now=now)
+        fine = metrics_query.query(ctx, 'lastmonth', step='1800', now=now)
     point = '2026-10-20 06:00'
     assert doc['cpu']['datas'][point] == round(sum(v['cpu'] for v in expected) / 24, 2)
     assert doc['memory']['datas'][point] == round(sum(v['memory'] for v in expected) / 24)
@@ -88,7 +88,7 @@ def test_a_coarse_point_is_the_exact_average_of_its_buckets(seeded):
 def test_future_points_are_not_listed_and_later_data_is_ignored(seeded):
     ctx, now = seeded
     with local_zone('UTC'):
-        early = metrics.query(ctx, 'today', now=at(2026, 11, 27, 1, 2))
+        early = metrics_query.query(ctx, 'today', now=at(2026, 11, 27, 1, 2))
     assert list(early['cpu']['datas']) == ['2026-11-27 00:%02d' % m for m in range(0, 60, 5)] + ['2026-11-27 01:00']
 
 
@@ -107,8 +107,8 @@ def test_the_repeated_hour_is_merged_into_one_key_with_the_exact_average(tmp_pat
         seed(tmp_path, at(2026, 10, 25), at(2026, 10, 26), values=values)
         ctx = FakeStateCtx(tmp_path)
         now = at(2026, 10, 26, 12)
-        fine = metrics.query(ctx, 'yesterday', now=now)['cpu']['datas']
-        coarse = metrics.query(ctx, 'yesterday', step=7200, now=now)['cpu']['datas']
+        fine = metrics_query.query(ctx, 'yesterday', now=now)['cpu']['datas']
+        coarse = metrics_query.query(ctx, 'yesterday', step=7200, now=now)['cpu']['datas']
     assert len(fine) == 288
     assert fine['2026-10-25 02:00'] == 20.0 and fine['2026-10-25 02:55'] == 20.0
     assert fine['2026-10-25 01:55'] == 50.0 and fine['2026-10-25 03:00'] == 50.0
@@ -118,7 +118,7 @@ def test_the_repeated_hour_is_merged_into_one_key_with_the_exact_average(tmp_pat
 
 def test_without_a_store_everything_is_null_and_nothing_is_created(tmp_path):
     ctx = FakeStateCtx(tmp_path / 'state')
-    doc = metrics.query(ctx, 'today')
+    doc = metrics_query.query(ctx, 'today')
     assert doc['cpu']['datas'] and set(doc['cpu']['datas'].values()) == {None}
     assert metrics.read(ctx) == dict.fromkeys(['time'] + list(SERIES))
     assert not (tmp_path / 'state').exists()
@@ -143,7 +143,7 @@ def test_read_is_the_latest_point_and_facts_carry_it(tmp_path, test_ctx, state_d
 def test_store_is_wal_and_prunes_only_what_is_past_retention(tmp_path):
     with local_zone('UTC'):
         now = at(2027, 1, 31, 23, 59)
-        cutoff = metrics.retention_cutoff(now)
+        cutoff = metrics_query.retention_cutoff(now)
         assert cutoff <= now - 62 * 86400
         assert cutoff <= at(2026, 12, 1)  # all of last month stays
         seed(tmp_path, now - 70 * 86400, now)
@@ -154,6 +154,6 @@ def test_store_is_wal_and_prunes_only_what_is_past_retention(tmp_path):
         store.close()
         assert removed == len(range(now - 70 * 86400 - (now % 300), cutoff, 300))
         assert kept[0][0] >= cutoff and len(kept) >= 62 * 288
-        assert len(metrics.query(FakeStateCtx(tmp_path), 'lastmonth', now=now)['cpu']['datas']) == 31 * 12
-        assert None not in metrics.query(FakeStateCtx(tmp_path), 'lastmonth', now=now)['cpu']['datas'].values()
+        assert len(metrics_query.query(FakeStateCtx(tmp_path), 'lastmonth', now=now)['cpu']['datas']) == 31 * 12
+        assert None not in metrics_query.query(FakeStateCtx(tmp_path), 'lastmonth', now=now)['cpu']['datas'].values()
     assert oct(os.stat(db_path(str(tmp_path))).st_mode & 0o777) == '0o640'

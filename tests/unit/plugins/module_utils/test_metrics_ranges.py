@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics
+from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_query
 from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
 from metricstest import at, local_zone
@@ -150,13 +150,13 @@ def test_zone_with_a_quarter_hour_offset_keeps_buckets_aligned():
     ('today', 3600, ('today', 3600)),
 ])
 def test_default_and_given_steps(q, step, expected):
-    assert metrics.check_query(q, step) == expected
+    assert metrics_query.check_query(q, step) == expected
 
 
 @pytest.mark.parametrize('q', ['week', 'Today', 'today ', 'last_month', '0'])
 def test_unknown_range_names_the_allowed_ones(q):
     with pytest.raises(InvalidInput) as caught:
-        metrics.check_query(q, None)
+        metrics_query.check_query(q, None)
     assert caught.value.field == 'q'
     assert 'today, yesterday, thisweek, lastweek, thismonth, lastmonth' in caught.value.detail
 
@@ -164,7 +164,7 @@ def test_unknown_range_names_the_allowed_ones(q):
 @pytest.mark.parametrize('step', ['0', '299', '301', '450', '86700', '-300', '1e3', '3OO', 'abc', '٣٠٠', True, 600.0])
 def test_bad_step_names_the_rule(step):
     with pytest.raises(InvalidInput) as caught:
-        metrics.check_query('today', step)
+        metrics_query.check_query('today', step)
     assert caught.value.field == 'step'
     assert 'multiple of 300 from 300 to 86400' in caught.value.detail
 
