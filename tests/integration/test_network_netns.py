@@ -281,7 +281,7 @@ def test_a_vm_tap_in_use_is_refused_as_port(system_ctx, rootveth):
         tap = ET.fromstring(dom.XMLDesc(0)).find('./devices/interface/target').get('dev')
         with pytest.raises(InvalidInput) as err:
             network_apply.apply(system_ctx, {'bridge': rootveth.bridges[1], 'bridge_interface': tap},
-                          libvirt_network=name, persist_method='none', check_mode=True)
+                                libvirt_network=name, persist_method='none', check_mode=True)
         assert 'VM tap' in err.value.detail
     finally:
         vpetest.remove_domain(conn, domname)
