@@ -2,7 +2,7 @@
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The changes of the pools service: create, update (name, max_gb), delete,
-and the module's present/absent apply. pools.py reads and routes here."""
+and the module's present/absent apply (pools.py is the read side)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
