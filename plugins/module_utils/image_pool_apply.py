@@ -11,7 +11,6 @@ import os
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pool_xml, storage, storage_apply, storage_paths
 from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict
 from ansible_collections.vpe.hypervisor.plugins.module_utils.image_pool import RESOURCE, view
 
 
@@ -40,14 +39,14 @@ def apply(ctx, desired, check_mode=False, create=False):
             after['path'] = path
         if 'max_gb' in wanted:
             after['max_gb'] = wanted['max_gb']
-        if after['path'] != before['path']:
-            after['used_gb'] = storage.to_gb(storage.used_bytes(after['path']))
-        if after['max_gb'] is not None and (after['max_gb'] != before['max_gb'] or after['path'] != before['path']):
+        moved = after['path'] != before['path']
+        check = after['max_gb'] is not None and (after['max_gb'] != before['max_gb'] or moved)
+        if moved or check:  # one walk serves both
             used = storage.used_bytes(after['path']) if after['path'] else 0
-            if after['max_gb'] * storage.GIB < used:
-                raise Conflict('max_gb %d is below used_gb %.2f, the bytes already on disk in %s; free space first'
-                               % (after['max_gb'], storage.to_gb(used), after['path']),
-                               field='max_gb', used_gb=storage.to_gb(used))
+            if moved:
+                after['used_gb'] = storage.to_gb(used)
+            if check:
+                storage_apply.check_capacity(after['max_gb'], used, after['path'])
         # a missing directory is a change even where the path stays the same
         changed = after != before or make_dir
         record = dict(stored)

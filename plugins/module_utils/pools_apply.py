@@ -38,12 +38,6 @@ def _check_name_free(pools, name):
                            % (name, pool.uuid), field='name')
 
 
-def _check_capacity(max_gb, used, path):
-    if max_gb * storage.GIB < used:
-        raise Conflict('max_gb %d is below used_gb %.2f, the bytes already on disk in %s; free space first'
-                       % (max_gb, storage.to_gb(used), path), field='max_gb', used_gb=storage.to_gb(used))
-
-
 def _save_meta(ctx, uuid, meta, live_uuids):
     """Write pool metadata (None drops it), pruning pools libvirt no longer has."""
     with ctx.store.transaction() as state:
@@ -71,7 +65,7 @@ def create(ctx, desired, check_mode=False, listing=None):
         if os.path.lexists(path) and not os.path.isdir(path):
             raise InvalidInput('path %s exists and is not a directory' % path, field='path')
         used = storage.used_bytes(path)
-        _check_capacity(wanted['max_gb'], used, path)
+        storage_apply.check_capacity(wanted['max_gb'], used, path)
         after = {'name': wanted['name'], 'uuid': None, 'path': path, 'max_gb': wanted['max_gb'],
                  'used_gb': storage.to_gb(used), 'created_at': None}
         if check_mode:
@@ -116,7 +110,7 @@ def update(ctx, uuid, desired, check_mode=False, listing=None):
                                % (live.name, ', '.join(users)), field='name', domains=users)
             after['name'] = new_name
         if 'max_gb' in wanted and wanted['max_gb'] != before['max_gb']:
-            _check_capacity(wanted['max_gb'], storage.used_bytes(live.path), live.path)
+            storage_apply.check_capacity(wanted['max_gb'], storage.used_bytes(live.path), live.path)
             after['max_gb'] = wanted['max_gb']
         changed = after != before
         if check_mode or not changed:

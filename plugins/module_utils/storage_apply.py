@@ -17,8 +17,9 @@ import os
 import time
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils import pool_xml, storage_paths
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import IMAGE_STORE_NAME, SETTINGS_KEY, libvirt
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import (
+    GIB, IMAGE_STORE_NAME, SETTINGS_KEY, libvirt, to_gb)
 
 NEW_DIR_MODE = 0o755
 
@@ -32,6 +33,13 @@ def extra_system_dirs(state):
     """The operator's additions to storage_paths.SYSTEM_TREES, from the state file."""
     extra = state.get(SETTINGS_KEY, {}).get('extra_system_dirs') or []
     return tuple(d for d in extra if isinstance(d, str) and d.startswith('/'))
+
+
+def check_capacity(max_gb, used, path):
+    """Refuse a limit below what `path` already holds (`used` bytes)."""
+    if max_gb * GIB < used:
+        raise Conflict('max_gb %d is below used_gb %.2f, the bytes already on disk in %s; free space first'
+                       % (max_gb, to_gb(used), path), field='max_gb', used_gb=to_gb(used))
 
 
 def occupied(pools, state, skip_uuid=None):
