@@ -58,9 +58,9 @@ def port_of(state, bridge, taps):
     return ports[0] if ports else None
 
 
-def current(conn, state, name):
+def current(conn, state, name, taps):
+    """{bridge, bridge_interface} seen in `state`; `taps`: lv.vm_taps(conn), which apply reuses."""
     net = lv.lookup_network(conn, name)
-    taps = lv.vm_taps(conn)
     if net is not None:
         bridge = lv.bridge_of(net)
     else:
@@ -71,4 +71,5 @@ def current(conn, state, name):
 
 def read(ctx, libvirt_network=None):
     name = libvirt_network_name(ctx, libvirt_network)
-    return current(ctx.conn.get(), live.LiveState.read_links(), name)
+    conn = ctx.conn.get()
+    return current(conn, live.LiveState.read_links(), name, lv.vm_taps(conn))

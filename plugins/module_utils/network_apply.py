@@ -102,9 +102,8 @@ def _gateways(routes):
             if r.get('dst', 'default') == 'default' and r.get('gateway') and r.get('protocol') != 'dhcp']
 
 
-def _plan(conn, state, bridge, iface, name, before, force, method, root):
+def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
     """The steps (in order) that make the host match; empty when it does."""
-    taps = lv.vm_taps(conn)
     old_bridge = before['bridge']
     if iface == bridge:
         raise InvalidInput('bridge_interface must differ from bridge (both are %s)' % iface, field='bridge_interface')
@@ -216,14 +215,15 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
     with ctx.store.locked():
         conn = ctx.conn.get()
         state = live.LiveState.read()
-        before = current(conn, state, name)
+        taps = lv.vm_taps(conn)  # one XMLDesc per running domain: read once for both
+        before = current(conn, state, name, taps)
         bridge = wanted.get('bridge') or before['bridge'] or DEFAULT_BRIDGE
         iface = wanted.get('bridge_interface') or before['bridge_interface']
         if iface is None:
             raise InvalidInput('bridge_interface is required: no NIC or bond is a port of bridge %s yet' % bridge,
                                field='bridge_interface')
         after = {'bridge': bridge, 'bridge_interface': iface}
-        steps, devices, warnings = _plan(conn, state, bridge, iface, name, before, force, method, root)
+        steps, devices, warnings = _plan(conn, state, taps, bridge, iface, name, before, force, method, root)
         actions = [s.text for s in steps if s.text]
         if check_mode or not steps:
             _remember(ctx, name, check_mode)
