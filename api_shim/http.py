@@ -125,7 +125,17 @@ def read_envelope(key, required=True):
         if required:
             raise InvalidInput('body must be {"%s": {...}}' % key, field=key)
         return None
-    return doc[key]
+    body = doc[key]
+    # JSON null is not a value: a field that should stay as it is is left out.
+    # (Modules map an option not given to None; over REST that is the absent key.)
+    if body is None:
+        raise InvalidInput('%s must be an object, got null' % key, field=key)
+    if isinstance(body, dict):
+        for name in sorted(body):
+            if body[name] is None:
+                raise InvalidInput('%s must not be null; leave the field out to keep its value' % name,
+                                   field=name)
+    return body
 
 
 def query_params(allowed):

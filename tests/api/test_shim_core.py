@@ -66,6 +66,9 @@ def test_partial_put_and_force(shim, domains):
     ({'cpu_max': 4}, 'cpu_max', 'unknown top-level field'),
     ({}, 'quota', 'body must be {"quota"'),
     ({'quota': [1]}, 'quota', 'must be a JSON object'),
+    ({'quota': {'memory_max_mb': None}}, 'memory_max_mb', 'must not be null; leave the field out'),
+    ({'quota': {'cpu_max': 8, 'memory_max_mb': None}}, 'memory_max_mb', 'must not be null'),
+    ({'quota': None}, 'quota', 'must be an object, got null'),
     ([], 'body', 'must be a JSON object'),
 ])
 def test_bad_bodies_are_400_naming_the_field_and_change_nothing(shim, body, field, words):

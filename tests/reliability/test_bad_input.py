@@ -36,7 +36,7 @@ INT_CASES = [
     ('string', '16'), ('float', 1.5), ('true', True), ('array', [1]), ('object', {'v': 1}),
     ('negative', -1), ('zero', 0), ('min-int64', -2 ** 63), ('2^63', 2 ** 63), ('10^100', 10 ** 100),
     ('exp-1e400', RAW + '1e400'), ('NaN', RAW + 'NaN'), ('-Infinity', RAW + '-Infinity'),
-    ('quoted-angle', '"<1>"'),
+    ('quoted-angle', '"<1>"'), ('null', None),
 ]
 NAME_CASES = [
     ('integer', 123), ('true', True), ('array', ['a']), ('empty', ''), ('double-quote', 'a"b'),
@@ -44,10 +44,10 @@ NAME_CASES = [
     ('unicode', 'p\u00fc\u00f1\u00ef'), ('cjk', '\u540d\u524d'), ('rtl-override', 'a\u202eb'),
     ('dotdot', '..'), ('dotdot-slash', '../etc'), ('slash', 'a/b'), ('space', 'a b'), ('newline', 'a\nb'),
     ('shell', '$(id)'), ('too-long', 'x' * 300), ('leading-dot', '.hidden'), ('trailing-newline', 'ab\n'),
-    ('dot', '.'),
+    ('dot', '.'), ('null', None),
 ]
 PATH_CASES = [
-    ('integer', 42), ('array', ['/tmp']), ('empty', ''), ('relative', 'relative/dir'),
+    ('null', None), ('integer', 42), ('array', ['/tmp']), ('empty', ''), ('relative', 'relative/dir'),
     ('nul', TREE + '/a\x00b'), ('root', '/'), ('etc', '/etc'),
     ('quotes-angle-unicode-in-etc', '/etc/' + relkit.REL + '-"q\'<a>&\u00fc'),
     ('usr', '/usr/lib/' + relkit.REL), ('dotdot-into-etc', TREE + '/../../../../../../etc/' + relkit.REL),
