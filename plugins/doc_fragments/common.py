@@ -39,3 +39,15 @@ attributes:
       - vpe.hypervisor.all
     description: Use C(group/vpe.hypervisor.all) in C(module_defaults) to set O(uri) and O(state_dir) once.
 '''
+
+    # What every module declares about itself beyond check and diff mode.
+    ATTRIBUTES = r'''
+attributes:
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the hypervisor, a Linux host with libvirt and its Python binding.
+  idempotent:
+    support: full
+    description: A second run with the same options changes nothing and reports C(changed=false).
+'''

@@ -31,6 +31,7 @@ options:
 extends_documentation_fragment:
   - vpe.hypervisor.common
   - vpe.hypervisor.common.action_group
+  - vpe.hypervisor.common.attributes
 attributes:
   check_mode:
     support: full
@@ -139,6 +140,13 @@ ansible_facts:
             network_out: 48000
             disk_read: 0
             disk_write: 409600
+status:
+  description:
+    - HTTP-equivalent status of a failure, the same as the REST shim answers for the same request.
+    - 400 bad input (see RV(field)), 404 not found, 409 conflict with the host's state, 503 libvirt unreachable.
+  returned: failure
+  type: int
+  sample: 409
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -43,6 +43,7 @@ options:
 extends_documentation_fragment:
   - vpe.hypervisor.common
   - vpe.hypervisor.common.action_group
+  - vpe.hypervisor.common.attributes
 attributes:
   check_mode:
     support: full
@@ -93,15 +94,22 @@ image_pool:
       type: float
       sample: 12.5
 status:
-  description: HTTP-equivalent status of a failure (400 bad value, 409 conflict, 503 libvirt down).
+  description:
+    - HTTP-equivalent status of a failure, the same as the REST shim answers for the same request.
+    - 400 bad input (see RV(field)), 404 not found, 409 conflict with the host's state, 503 libvirt unreachable.
   returned: failure
   type: int
-  sample: 400
+  sample: 409
 field:
-  description: The option at fault.
-  returned: failure
+  description: The option a failure is about, when it is about one.
+  returned: failure, when one option is at fault
   type: str
   sample: path
+used_gb:
+  description: GiB already on disk, when a O(max_gb) below it was refused (status 409).
+  returned: failure with status 409, when O(max_gb) is below what is on disk
+  type: float
+  sample: 20.5
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -78,6 +78,7 @@ notes:
 extends_documentation_fragment:
   - vpe.hypervisor.common
   - vpe.hypervisor.common.action_group
+  - vpe.hypervisor.common.attributes
 attributes:
   check_mode:
     support: full
@@ -153,10 +154,24 @@ domains:
   type: list
   elements: str
 status:
-  description: HTTP-equivalent status of a failure (400 bad value, 409 domains attached or port in use, 503 libvirt down).
+  description:
+    - HTTP-equivalent status of a failure, the same as the REST shim answers for the same request.
+    - 400 bad input (see RV(field)), 404 not found, 409 conflict with the host's state, 503 libvirt unreachable.
   returned: failure
   type: int
   sample: 409
+field:
+  description: The option a failure is about, when it is about one.
+  returned: failure, when one option is at fault
+  type: str
+  sample: bridge_interface
+rolled_back:
+  description:
+    - Whether every step done before a failure was undone (addresses and routes put back).
+    - V(false) means the host may be half-configured; the message lists what could not be undone.
+  returned: failure after a step was applied
+  type: bool
+  sample: true
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -84,6 +84,7 @@ options:
 extends_documentation_fragment:
   - vpe.hypervisor.common
   - vpe.hypervisor.common.action_group
+  - vpe.hypervisor.common.attributes
 attributes:
   check_mode:
     support: full
@@ -176,22 +177,29 @@ pools:
       used_gb: 20.5
       created_at: '2026-02-24 11:22:11'
     - {}
-status:
-  description: HTTP-equivalent status of a failure (400 bad value, 409 conflict or pool in use, 503 libvirt down).
-  returned: failure
-  type: int
-  sample: 409
-field:
-  description: The option at fault; with O(pools), prefixed with the item, for example V(pools[2].max_gb).
-  returned: failure
-  type: str
-  sample: path
 domains:
   description: The domains using the pool, when removing it was refused.
   returned: failure
   type: list
   elements: str
   sample: [vm1]
+status:
+  description:
+    - HTTP-equivalent status of a failure, the same as the REST shim answers for the same request.
+    - 400 bad input (see RV(field)), 404 not found, 409 conflict with the host's state, 503 libvirt unreachable.
+  returned: failure
+  type: int
+  sample: 409
+field:
+  description: The option a failure is about, when it is about one. With O(pools), prefixed with the item, for example V(pools[2].max_gb).
+  returned: failure, when one option is at fault
+  type: str
+  sample: path
+used_gb:
+  description: GiB already on disk, when a O(max_gb) below it was refused (status 409).
+  returned: failure with status 409, when O(max_gb) is below what is on disk
+  type: float
+  sample: 20.5
 '''
 
 from ansible.module_utils.basic import AnsibleModule

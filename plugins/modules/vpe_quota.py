@@ -34,6 +34,7 @@ options:
 extends_documentation_fragment:
   - vpe.hypervisor.common
   - vpe.hypervisor.common.action_group
+  - vpe.hypervisor.common.attributes
 attributes:
   check_mode:
     support: full
@@ -78,10 +79,34 @@ quota:
       type: int
       sample: 65536
 status:
-  description: HTTP-equivalent status of a failure (409 below allocation, 400 bad value, 503 libvirt down).
+  description:
+    - HTTP-equivalent status of a failure, the same as the REST shim answers for the same request.
+    - 400 bad input (see RV(field)), 404 not found, 409 conflict with the host's state, 503 libvirt unreachable.
   returned: failure
   type: int
   sample: 409
+field:
+  description: The option a failure is about, when it is about one.
+  returned: failure, when one option is at fault
+  type: str
+  sample: cpu_max
+allocated:
+  description: What the domains defined on the host hold, when a quota below it was refused (status 409).
+  returned: failure with status 409
+  type: dict
+  contains:
+    cpu_used:
+      description: vCPUs of all defined domains.
+      type: int
+      sample: 13
+    memory_used_mb:
+      description: Maximum memory in MiB of all defined domains.
+      type: int
+      sample: 20480
+    instances:
+      description: Domains defined on the host.
+      type: int
+      sample: 10
 '''
 
 from ansible.module_utils.basic import AnsibleModule
