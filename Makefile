@@ -3,27 +3,63 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PIP_VERSION := 26.3
 COLLECTIONS := .collections
 LINK := $(COLLECTIONS)/ansible_collections/vpe/hypervisor
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS)
+# pyenv's interpreters for the other supported controllers (make matrix)
+PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+PY312 ?= $(firstword $(wildcard $(PYENV_VERSIONS)/3.12*/bin/python3.12 /usr/bin/python3.12))
+PY313 ?= $(firstword $(wildcard $(PYENV_VERSIONS)/3.13*/bin/python3.13 /usr/bin/python3.13))
+# MATRIX=required (CI) fails when one of them is missing; by default it is skipped with a notice.
+MATRIX ?= optional
 
-.PHONY: help venv link libvirtd test unit integration playbooks api ui reliability fuzz-long reliability-doc sanity compat docs changelog demo demo-clean clean bench-metrics bench-pools bench bench-short bench-peer-venv bench-tools lint roles
+.PHONY: help system venv link libvirtd test check unit integration playbooks api ui reliability roles \
+        fuzz-long reliability-doc sanity compat docs changelog lint units-installed release-check \
+        matrix matrix-2.20 matrix-2.21 lock demo demo-clean clean bench bench-short bench-metrics \
+        bench-pools bench-peer-venv bench-tools
 
 help:
-	@echo "make demo    set up and start a shim on this host's libvirt, show it answering"
-	@echo "make test    set up everything (libvirtd too, when root on Debian) and run the whole suite"
-	@echo "tiers: unit integration playbooks api ui reliability sanity compat docs changelog"
-	@echo "make fuzz-long   schemathesis with a large budget; make reliability-doc   render docs/reliability.md"
+	@echo "make demo          set up and start a shim on this host's libvirt, show it answering"
+	@echo "make test          set up everything (system packages, libvirtd, venvs) and run every tier below"
+	@echo "make check         the tiers that need neither root nor libvirtd: sanity compat docs changelog lint unit"
+	@echo
+	@echo "tiers (each also runs alone):"
+	@echo "  sanity           ansible-test sanity on a copy of the tree"
+	@echo "  compat           module_utils and modules parse on Python 3.8 (vermin)"
+	@echo "  docs             ansible-doc renders every module"
+	@echo "  changelog        antsibull-changelog lint of the fragments"
+	@echo "  lint             ansible-lint (production profile) of roles, playbooks, molecule"
+	@echo "  release-check    build the tarball; galaxy-importer (with ansible-lint), antsibull-docs, EE introspection"
+	@echo "  units-installed  ansible-test units from the built collection installed in a temp tree"
+	@echo "  matrix           unit + playbook tiers on ansible-core 2.20/Python 3.12 and 2.21/Python 3.13"
+	@echo "  unit integration playbooks api ui reliability roles   pytest tiers (all but unit need root + libvirtd)"
+	@echo
+	@echo "other:"
+	@echo "  system           install the Debian packages every tier needs (root)"
+	@echo "  venv link libvirtd   the dev venv, the collection link, a running libvirtd"
+	@echo "  lock             re-resolve requirements/*.txt and rewrite the requirements/*.lock pins"
+	@echo "  fuzz-long        schemathesis with a large budget; reliability-doc renders docs/reliability.md"
+	@echo "  bench bench-short bench-metrics bench-pools   benchmarks (bench/README.md); not part of make test"
+	@echo "  demo-clean clean"
 
-$(VENV)/.installed: requirements-dev.txt
-	@command -v pkg-config >/dev/null && pkg-config --exists libvirt || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then scripts/ensure-libvirtd.sh; \
-	  else echo "libvirt-python needs libvirt's headers: apt-get install libvirt-dev pkg-config" >&2; exit 1; fi; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
-	touch $@
+system:
+	@scripts/ensure-system-packages.sh all
+
+# A venv of requirements/REQ.txt pinned by requirements/LOCK.lock (every
+# package, transitive ones too): $(call mkvenv,DIR,PYTHON,REQ,LOCK)
+define mkvenv
+	@scripts/ensure-system-packages.sh build
+	rm -rf $(1)
+	$(2) -m venv $(1)
+	$(1)/bin/python -m pip install -q pip==$(PIP_VERSION)
+	$(1)/bin/python -m pip install -q -r requirements/$(3).txt -c requirements/$(4).lock
+	touch $(1)/.installed
+endef
+
+$(VENV)/.installed: requirements/dev.txt requirements/dev.lock
+	$(call mkvenv,$(VENV),$(PYTHON),dev,dev)
 
 venv: $(VENV)/.installed
 
@@ -34,8 +70,10 @@ link:
 libvirtd:
 	scripts/ensure-libvirtd.sh
 
-test: venv link libvirtd sanity compat docs changelog lint
-	VPE_TEST_CLEANUP=1 $(PY) -m pytest -p no:cacheprovider tests
+test: system venv link libvirtd sanity compat docs changelog lint release-check units-installed matrix
+	VPE_TEST_CLEANUP=1 $(PY) -m pytest -p no:cacheprovider tests --ignore=tests/lab
+
+check: venv link sanity compat docs changelog lint unit
 
 unit: venv link
 	$(PY) -m pytest tests/unit
@@ -85,6 +123,38 @@ docs: venv link
 changelog: venv
 	$(VENV)/bin/antsibull-changelog lint
 
+# The artifact a user installs, judged by Galaxy's own importer and antsibull-docs.
+.venv-release/.installed: requirements/release.txt requirements/release.lock
+	$(call mkvenv,.venv-release,$(PYTHON),release,release)
+
+release-check: .venv-release/.installed
+	scripts/release-check.sh
+
+units-installed: venv
+	scripts/units-installed.sh
+
+# The other supported controllers: ansible-core 2.20 on Python 3.12, 2.21 on 3.13.
+.venv-2.20/.installed: requirements/matrix.txt requirements/ansible-2.20.lock
+	@[ -n "$(PY312)" ] || { echo "Python 3.12 not found (set PY312=...)" >&2; exit 1; }
+	$(call mkvenv,.venv-2.20,$(PY312),matrix,ansible-2.20)
+.venv-2.21/.installed: requirements/matrix.txt requirements/ansible-2.21.lock
+	@[ -n "$(PY313)" ] || { echo "Python 3.13 not found (set PY313=...)" >&2; exit 1; }
+	$(call mkvenv,.venv-2.21,$(PY313),matrix,ansible-2.21)
+
+matrix: matrix-2.20 matrix-2.21
+
+matrix-2.20 matrix-2.21: matrix-%: link libvirtd
+	@py=$(if $(filter 2.20,$*),$(PY312),$(PY313)); \
+	if [ -z "$$py" ]; then \
+	  if [ "$(MATRIX)" = required ]; then echo "ansible-core $*: its Python is missing" >&2; exit 1; fi; \
+	  echo "SKIP matrix-$*: no Python $(if $(filter 2.20,$*),3.12,3.13) here (pyenv install it, or MATRIX=required to fail)"; exit 0; fi; \
+	$(MAKE) --no-print-directory .venv-$*/.installed && \
+	.venv-$*/bin/python -m pytest -p no:cacheprovider -q tests/unit tests/playbooks
+
+# Re-resolve every requirements/NAME.txt in a scratch venv and write requirements/NAME.lock.
+lock:
+	scripts/lock.sh
+
 demo: venv link
 	scripts/demo.sh
 
@@ -107,7 +177,7 @@ BENCH_PEER := bench/out/.venv-peer
 
 $(BENCH_PEER)/.installed: bench/requirements-peer.txt
 	$(PYTHON) -m venv $(BENCH_PEER)
-	$(BENCH_PEER)/bin/pip install -q --upgrade pip
+	$(BENCH_PEER)/bin/pip install -q pip==$(PIP_VERSION)
 	$(BENCH_PEER)/bin/pip install -q -r bench/requirements-peer.txt
 	touch $@
 
@@ -126,4 +196,4 @@ bench-short: venv link libvirtd bench-peer-venv bench-tools
 	$(PY) bench/run.py --short
 
 clean:
-	rm -rf $(VENV) $(COLLECTIONS) .sanity .pytest_cache tests/output
+	rm -rf $(VENV) .venv-release .venv-2.20 .venv-2.21 $(COLLECTIONS) .sanity .pytest_cache tests/output

@@ -4,8 +4,6 @@
 # virtlogd and libvirtd without systemd when they are not running.
 set -euo pipefail
 
-PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-clients libvirt-dev pkg-config iproute2 iputils-ping"
-
 if virsh -c qemu:///system version >/dev/null 2>&1 && { [ ! -c /dev/kvm ] || [ "$(stat -c %G /dev/kvm)" = kvm ]; }; then
     exit 0
 fi
@@ -15,17 +13,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-if ! command -v libvirtd >/dev/null 2>&1 || ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "libvirtd is not installed and this is not Debian/Ubuntu: install libvirt and QEMU, then retry" >&2
-        exit 1
-    fi
-    echo "installing libvirt and QEMU from the distribution"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
-fi
+"$(dirname "$0")/ensure-system-packages.sh" libvirt
 
 getent group kvm >/dev/null || groupadd -r kvm
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
