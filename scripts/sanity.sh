@@ -7,11 +7,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${VENV:-$REPO/.venv}
 WORK=$REPO/.sanity
 
-# ansible-test bootstraps pip into its own venvs from get-pip.py, which cannot be
-# downloaded here; a cached copy under the expected name is used instead.
-PIPV=$("$VENV/bin/python" -c 'import re, pathlib, ansible_test as a; print(re.search(r"pip=.([0-9.]+).", (pathlib.Path(a.__file__).parent / "_internal/python_requirements.py").read_text()).group(1))')
-mkdir -p ~/.ansible/test/cache
-cp "$REPO/scripts/get-pip-from-ensurepip.py" ~/.ansible/test/cache/"get_pip_${PIPV//./_}.py"
+"$REPO/scripts/ansible-test-pip.sh" "$VENV"
 
 # Target Pythons 3.8+ for the compile and import tests: real binaries first on
 # PATH (pyenv's shims fail without a selected version). Missing ones are skipped.

@@ -2,12 +2,17 @@
 daemon is missing: `make test` starts it, and a silent skip would hide that."""
 
 import os
+import sys
 
 import pytest
 
-import netns_helpers
-import storage_helpers
-import vpetest
+# The shared helpers sit beside this file. pytest.ini puts tests/ on the path
+# for a checkout; ansible-test units, run from an installed collection, does not.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import netns_helpers  # noqa: E402
+import storage_helpers  # noqa: E402
+import vpetest  # noqa: E402
 
 vpetest.ensure_collection_link()
 

@@ -18,7 +18,10 @@ import libvirt
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-COLLECTIONS = REPO / '.collections'
+# What holds ansible_collections/vpe/hypervisor: a checkout's .collections
+# link, or the tree the collection is installed in (ansible-test units).
+INSTALLED = REPO.parent.name == 'vpe' and REPO.parents[1].name == 'ansible_collections'
+COLLECTIONS = REPO.parents[2] if INSTALLED else REPO / '.collections'
 PREFIX = 'vpetest-'
 SYSTEM_URI = 'qemu:///system'
 PYTHON = sys.executable
@@ -42,7 +45,13 @@ def eventually(read, check, timeout=2.0):
 
 
 def ensure_collection_link():
-    """.collections/ansible_collections/vpe/hypervisor -> this checkout."""
+    """.collections/ansible_collections/vpe/hypervisor -> this checkout.
+
+    In an installed collection tree the collection is already importable
+    under its own name, and nothing is written there.
+    """
+    if INSTALLED:
+        return REPO
     link = COLLECTIONS / 'ansible_collections' / 'vpe' / 'hypervisor'
     if not link.exists():
         link.parent.mkdir(parents=True, exist_ok=True)
