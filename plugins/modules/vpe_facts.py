@@ -143,10 +143,10 @@ ansible_facts:
 status:
   description:
     - HTTP-equivalent status of a failure, the same as the REST shim answers for the same request.
-    - 400 bad input (see RV(field)), 404 not found, 409 conflict with the host's state, 503 libvirt unreachable.
+    - 503 when libvirt does not answer.
   returned: failure
   type: int
-  sample: 409
+  sample: 503
 '''
 
 from ansible.module_utils.basic import AnsibleModule
