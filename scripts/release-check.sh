@@ -5,6 +5,8 @@
 # every plugin's and role's docs; ansible-builder's introspection puts none of
 # the host-side libraries into an execution environment.
 set -euo pipefail
+# The built artifact alone: not the checkout that make puts on both paths.
+unset PYTHONPATH ANSIBLE_COLLECTIONS_PATH
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 RVENV=${RVENV:-$REPO/.venv-release}
 WORK=$(mktemp -d)
@@ -47,7 +49,7 @@ if grep -E 'WARNING|ERROR' "$WORK/importer.log"; then
 fi
 echo "galaxy-importer: no warning ($(grep -c . "$WORK/importer.log") log lines)"
 
-ANSIBLE_COLLECTIONS_PATH="$WORK/tree" ansible-galaxy collection install -p "$WORK/tree" "$TARBALL" >/dev/null
+ansible-galaxy collection install --force -p "$WORK/tree" "$TARBALL" >/dev/null
 INSTALLED=$WORK/tree/ansible_collections/vpe/hypervisor
 (cd "$INSTALLED" && ANSIBLE_COLLECTIONS_PATH="$WORK/tree" antsibull-docs lint-collection-docs --plugin-docs .)
 echo "antsibull-docs: clean"
