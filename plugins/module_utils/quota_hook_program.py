@@ -33,11 +33,12 @@ must not block every start on the host until someone notices.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import glob
-import json
-import os
 import sys
-import xml.etree.ElementTree as ET
+
+# Only sys here: libvirtd runs the hook for every event of every domain
+# (start, started, stopped, release, ...) and only three of them are judged;
+# the others must cost no more than starting the interpreter. What judging
+# needs is imported where it is used.
 
 SETTINGS = {}  # filled in when installed
 
@@ -104,11 +105,17 @@ def parse_domain(element):
     return Domain(name, uuid or name, vcpus, memory_kib)
 
 
-def read_domains(pattern, log):
-    """The domains of the XML files matching `pattern`; a file that went away
+def read_domains(directory, log):
+    """The domains of the *.xml files in `directory`; a file that went away
     meanwhile (a domain stopping) or does not parse is skipped."""
+    import os
+    import xml.etree.ElementTree as ET
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith('.xml'))
+    except OSError:
+        return []
     found = []
-    for path in sorted(glob.glob(pattern)):
+    for path in (os.path.join(directory, name) for name in names):
         try:
             found.append(parse_domain(ET.parse(path).getroot()))
         except (IOError, OSError):
@@ -122,6 +129,8 @@ def read_quota(settings):
     """(enforce, cpu_max, memory_max_mb) from state_dir/state.json. A limit
     never set is the host's size as libvirt reported it when the hook was
     installed (quota.effective), kept in SETTINGS."""
+    import json
+    import os
     path = os.path.join(settings['state_dir'], 'state.json')
     try:
         with open(path) as handle:
@@ -149,10 +158,10 @@ def read_quota(settings):
 
 def counted(settings, enforce, starting, log):
     """The other domains that count against the quota in this mode."""
-    running = read_domains(os.path.join(settings['run_dir'], '*.xml'), log)
+    running = read_domains(settings['run_dir'], log)
     by_uuid = {}
     if enforce == 'defined':
-        for dom in read_domains(os.path.join(settings['config_dir'], '*.xml'), log):
+        for dom in read_domains(settings['config_dir'], log):
             by_uuid[dom.uuid] = dom
     for dom in running:  # a running domain counts with its live definition
         by_uuid[dom.uuid] = dom
@@ -187,16 +196,17 @@ def verdict(settings, enforce, cpu_max, memory_max_mb, starting, others):
                cpus - starting.vcpus, (kib - starting.memory_kib) // 1024, _names(others)))
 
 
-def decide(settings, op, subop, stdin_text, log):
+def decide(settings, op, subop, stdin_data, log):
     """None to let the domain start, else the message refusing it."""
     if (op, subop) not in CHECKED:
         return None
+    import xml.etree.ElementTree as ET
     try:
         enforce, cpu_max, memory_max_mb = read_quota(settings)
         if enforce == 'off':
             return None
         try:
-            starting = parse_domain(ET.fromstring(stdin_text))
+            starting = parse_domain(ET.fromstring(stdin_data))
         except (ET.ParseError, ValueError, TypeError) as exc:
             raise FailOpen('cannot read the starting domain from stdin: %s' % exc)
     except FailOpen as exc:
@@ -225,14 +235,15 @@ def main(argv=None, stdin=None, stderr=None, settings=None):
     stdin = sys.stdin if stdin is None else stdin
     stderr = sys.stderr if stderr is None else stderr
     conf = dict(DEFAULTS, **(SETTINGS if settings is None else settings))
-    # libvirt writes the XML for every event; read it all so it never sees EPIPE.
-    text = stdin.read()
+    # libvirt writes the XML for every event; read it all so it never sees
+    # EPIPE. Bytes: the parser takes the encoding from the XML itself.
+    data = getattr(stdin, 'buffer', stdin).read()
     if len(argv) < 4:
         stderr.write('usage: %s DOMAIN OPERATION SUB-OPERATION [EXTRA] < domain.xml\n' % argv[0])
         return 2
     log = _logger(stderr)
     try:
-        refusal = decide(conf, argv[2], argv[3], text, log)
+        refusal = decide(conf, argv[2], argv[3], data, log)
     except Exception as exc:  # fail open on the unforeseen too, as documented
         log('quota not enforced for this start (failing open): unexpected %s: %s' % (type(exc).__name__, exc))
         return 0

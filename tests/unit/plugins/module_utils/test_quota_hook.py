@@ -274,3 +274,12 @@ def test_enforced_needs_the_hook_for_this_state_dir_taken_in_by_libvirtd(test_ct
     assert test_ctx.run(quota.read, hooks) == {'cpu_max': 16, 'memory_max_mb': 3072, 'enforce': 'defined',
                                                'enforced': True}
     assert quota_hook.enforced(str(tmp_path / 'other-state'), 'defined', hooks) is False
+
+
+def test_a_name_outside_ascii_is_judged_not_failed_open(host):
+    host.quota(cpu_max=1, enforce='running')
+    host.running('a')
+    refused = subprocess.run([str(host.hook), 'b', 'prepare', 'begin', '-'],
+                             input=domain('vm-\u00e9t\u00e9').encode('utf-8'), capture_output=True, env={}, timeout=30)
+    assert refused.returncode == 1
+    assert 'refusing to start vm-\u00e9t\u00e9' in refused.stderr.decode('utf-8')
