@@ -55,6 +55,13 @@ DEFAULTS = {
     'name_prefix': '',
 }
 CHECKED = frozenset([('prepare', 'begin'), ('migrate', 'begin'), ('restore', 'begin')])
+# Starts admitted but not yet in RUN_DIR: two domains starting at once must
+# see each other. Kept in state_dir, judged under an flock, dropped when the
+# domain's status file appears, when libvirt releases it (a start that
+# failed) or after PENDING_SECONDS.
+PENDING_FILE = 'quota-hook-starts.json'
+PENDING_LOCK = 'quota-hook-starts.lock'
+PENDING_SECONDS = 60
 MODES = ('running', 'defined')
 NAMES_SHOWN = 8
 
@@ -156,7 +163,7 @@ def read_quota(settings):
     return enforce, limits[0], limits[1]
 
 
-def counted(settings, enforce, starting, log):
+def counted(settings, enforce, starting, log, pending=None):
     """The other domains that count against the quota in this mode."""
     running = read_domains(settings['run_dir'], log)
     by_uuid = {}
@@ -165,9 +172,100 @@ def counted(settings, enforce, starting, log):
             by_uuid[dom.uuid] = dom
     for dom in running:  # a running domain counts with its live definition
         by_uuid[dom.uuid] = dom
+    if pending is not None:
+        pending.forget(set(dom.uuid for dom in running) | set([starting.uuid]))
+        for uuid, dom in pending.domains().items():
+            by_uuid.setdefault(uuid, dom)
     by_uuid.pop(starting.uuid, None)  # it counts once, as it starts now
     prefix = settings['name_prefix']
     return [dom for _uuid, dom in sorted(by_uuid.items()) if dom.name.startswith(prefix)]
+
+
+class Pending(object):
+    """The starts admitted and not yet running, under an exclusive flock that
+    also makes concurrent judgments take turns. Unusable (a read-only state
+    dir), it holds nothing and says why: judging goes on without it."""
+
+    def __init__(self, state_dir, log):
+        import os
+        self.path = os.path.join(state_dir, PENDING_FILE)
+        self.lock_path = os.path.join(state_dir, PENDING_LOCK)
+        self.log = log
+        self.fd = None
+        self.entries = {}
+        self.changed = False
+
+    def __enter__(self):
+        import errno
+        import fcntl
+        import json
+        import os
+        try:
+            self.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o640)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            with open(self.path) as handle:
+                entries = json.load(handle)
+            self.entries = entries if isinstance(entries, dict) else {}
+        except (IOError, OSError, ValueError) as exc:
+            if getattr(exc, 'errno', None) != errno.ENOENT:  # nothing pending
+                self.log('cannot use %s, judging without the starts in progress: %s' % (self.path, exc))
+        return self
+
+    def forget(self, uuids):
+        import time
+        now = time.time()
+        for uuid in list(self.entries):
+            entry = self.entries[uuid]
+            if uuid in uuids or not isinstance(entry, dict) or not now - PENDING_SECONDS < entry.get('at', 0) <= now:
+                del self.entries[uuid]
+                self.changed = True
+
+    def domains(self):
+        found = {}
+        for uuid, entry in self.entries.items():
+            try:
+                found[uuid] = Domain(str(entry['name']), uuid, int(entry['vcpus']), int(entry['memory_kib']))
+            except (KeyError, TypeError, ValueError):
+                continue
+        return found
+
+    def add(self, dom):
+        import time
+        self.entries[dom.uuid] = {'name': dom.name, 'vcpus': dom.vcpus, 'memory_kib': dom.memory_kib,
+                                  'at': time.time()}
+        self.changed = True
+
+    def __exit__(self, *exc_info):
+        import json
+        import os
+        try:
+            if self.changed and self.fd is not None:
+                if self.entries:
+                    tmp = self.path + '.tmp'
+                    with open(tmp, 'w') as handle:
+                        json.dump(self.entries, handle)
+                    os.rename(tmp, self.path)
+                elif os.path.exists(self.path):
+                    os.unlink(self.path)  # a release then costs one stat
+        except (IOError, OSError) as exc:
+            self.log('cannot write %s: %s' % (self.path, exc))
+        finally:
+            if self.fd is not None:
+                os.close(self.fd)  # drops the flock
+
+
+def released(settings, stdin_data, log):
+    """libvirt let a domain go (stopped, or a start that failed): it holds no reservation."""
+    import os
+    import xml.etree.ElementTree as ET
+    if not os.path.exists(os.path.join(settings['state_dir'], PENDING_FILE)):
+        return
+    try:
+        dom = parse_domain(ET.fromstring(stdin_data))
+    except (ET.ParseError, ValueError, TypeError):
+        return
+    with Pending(settings['state_dir'], log) as pending:
+        pending.forget(set([dom.uuid]))
 
 
 def _names(domains):
@@ -198,6 +296,9 @@ def verdict(settings, enforce, cpu_max, memory_max_mb, starting, others):
 
 def decide(settings, op, subop, stdin_data, log):
     """None to let the domain start, else the message refusing it."""
+    if (op, subop) == ('release', 'end'):
+        released(settings, stdin_data, log)
+        return None
     if (op, subop) not in CHECKED:
         return None
     import xml.etree.ElementTree as ET
@@ -214,8 +315,12 @@ def decide(settings, op, subop, stdin_data, log):
         return None
     if not starting.name.startswith(settings['name_prefix']):
         return None
-    others = counted(settings, enforce, starting, log)
-    return verdict(settings, enforce, cpu_max, memory_max_mb, starting, others)
+    with Pending(settings['state_dir'], log) as pending:
+        others = counted(settings, enforce, starting, log, pending)
+        refusal = verdict(settings, enforce, cpu_max, memory_max_mb, starting, others)
+        if refusal is None and (op, subop) == ('prepare', 'begin'):
+            pending.add(starting)  # until its status file shows it running
+        return refusal
 
 
 def _logger(stream):

@@ -12,6 +12,7 @@ import json
 import os
 import statistics
 import subprocess
+import threading
 import time
 
 import libvirt
@@ -130,6 +131,28 @@ def test_two_start_within_the_quota_and_the_third_is_refused_with_the_message(la
 def test_running_counts_only_running_domains(lab):
     lab.stop('a')  # still defined, no longer counted
     assert virsh('start', P + 'c').returncode == 0
+
+
+def test_two_starting_at_once_do_not_both_get_in(lab):
+    """b and c run (2 vCPUs); room for one more: a and d start in parallel."""
+    lab.apply(enforce='running', cpu_max=3)
+    lab.define('d')
+    results = {}
+
+    def start(name):
+        results[name] = virsh('start', P + name)
+
+    threads = [threading.Thread(target=start, args=(name,)) for name in ('a', 'd')]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    codes = sorted(results[name].returncode for name in ('a', 'd'))
+    assert codes == [0, 1], dict((n, r.stderr) for n, r in results.items())
+    assert any('4 vCPUs > cpu_max 3' in r.stderr for r in results.values())
+    lab.stop('a', 'd')
+    vpetest.remove_domain(lab.domains.conn, P + 'd')
+    lab.apply(enforce='running', cpu_max=2)
 
 
 def test_defined_counts_stopped_domains_too(lab):

@@ -283,3 +283,36 @@ def test_a_name_outside_ascii_is_judged_not_failed_open(host):
                              input=domain('vm-\u00e9t\u00e9').encode('utf-8'), capture_output=True, env={}, timeout=30)
     assert refused.returncode == 1
     assert 'refusing to start vm-\u00e9t\u00e9' in refused.stderr.decode('utf-8')
+
+
+def test_a_start_in_progress_counts_until_its_status_file_appears(host):
+    """Two starts at once: the second sees the first, admitted but not yet
+    in the run dir (libvirt writes the status file after prepare begin)."""
+    host.quota(cpu_max=2, enforce='running')
+    host.running('a')
+    assert host.start(domain('b')).returncode == 0
+    refused = host.start(domain('c'))
+    assert refused.returncode == 1 and 'Running now: 2 domain(s) with 2 vCPUs, 128 MiB: a, b.' in refused.stderr
+    host.running('b')  # now b counts from its status file, once
+    assert 'Running now: 2 domain(s)' in host.start(domain('c')).stderr
+
+
+def test_a_start_that_failed_is_released(host):
+    host.quota(cpu_max=2, enforce='running')
+    host.running('a')
+    assert host.start(domain('b')).returncode == 0
+    assert host.start(domain('b'), op='release', subop='end', name='b').returncode == 0  # qemu did not come up
+    assert host.start(domain('c')).returncode == 0
+    assert not (host.state_dir / 'quota-hook-starts.json').exists() or 'uuid-b' not in (
+        host.state_dir / 'quota-hook-starts.json').read_text()
+
+
+def test_a_reservation_older_than_a_minute_is_dropped(host):
+    host.quota(cpu_max=2, enforce='running')
+    host.running('a')
+    assert host.start(domain('b')).returncode == 0
+    pending = host.state_dir / 'quota-hook-starts.json'
+    entries = json.loads(pending.read_text())
+    entries['uuid-b']['at'] -= 61
+    pending.write_text(json.dumps(entries))
+    assert host.start(domain('c')).returncode == 0
