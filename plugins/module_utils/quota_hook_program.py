@@ -62,6 +62,8 @@ CHECKED = frozenset([('prepare', 'begin'), ('migrate', 'begin'), ('restore', 'be
 PENDING_FILE = 'quota-hook-starts.json'
 PENDING_LOCK = 'quota-hook-starts.lock'
 PENDING_SECONDS = 60
+LOG_FILE = 'quota-hook.log'
+LOG_MAX_BYTES = 1 << 20
 MODES = ('running', 'defined')
 NAMES_SHOWN = 8
 
@@ -323,15 +325,31 @@ def decide(settings, op, subop, stdin_data, log):
         return refusal
 
 
-def _logger(stream):
+def _logger(stream, state_dir):
+    """Log to syslog (ident vpe-quota), to stderr (libvirt logs it with a
+    refusal) and to state_dir/quota-hook.log, which is there where no syslog
+    daemon listens (a container); at 1 MiB it moves to quota-hook.log.1."""
     def log(message):
+        import os
+        import time
         try:
             import syslog
             syslog.openlog('vpe-quota', 0, syslog.LOG_DAEMON)
             syslog.syslog(syslog.LOG_WARNING, message)
-        except (ImportError, OSError):  # no syslog here: stderr still has it
+        except (ImportError, OSError):  # no syslog module: the other two still have it
             pass
         stream.write('vpe-quota: %s\n' % message)
+        path = os.path.join(state_dir, LOG_FILE)
+        try:
+            if os.path.getsize(path) > LOG_MAX_BYTES:
+                os.rename(path, path + '.1')
+        except OSError:
+            pass
+        try:
+            with open(path, 'a') as handle:
+                handle.write('%s %s\n' % (time.strftime('%Y-%m-%d %H:%M:%S'), message))
+        except (IOError, OSError):
+            pass
     return log
 
 
@@ -346,7 +364,7 @@ def main(argv=None, stdin=None, stderr=None, settings=None):
     if len(argv) < 4:
         stderr.write('usage: %s DOMAIN OPERATION SUB-OPERATION [EXTRA] < domain.xml\n' % argv[0])
         return 2
-    log = _logger(stderr)
+    log = _logger(stderr, conf['state_dir'])
     try:
         refusal = decide(conf, argv[2], argv[3], data, log)
     except Exception as exc:  # fail open on the unforeseen too, as documented

@@ -174,6 +174,8 @@ def test_a_corrupt_state_file_fails_open(lab):
             handle.write(good[:len(good) // 2])
         started = virsh('start', P + 'a')
         assert started.returncode == 0, started.stderr  # over the quota, but the quota cannot be read
+        logged = open(os.path.join(lab.state_dir, 'quota-hook.log')).read()
+        assert 'quota not enforced for this start (failing open): %s is not valid JSON' % path in logged
     finally:
         with open(path, 'w') as handle:
             handle.write(good)

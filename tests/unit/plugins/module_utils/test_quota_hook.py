@@ -165,6 +165,8 @@ def test_a_broken_state_file_fails_open_and_says_why(host, content, reason):
     assert passed.returncode == 0
     assert passed.stderr.startswith('vpe-quota: quota not enforced for this start (failing open): ')
     assert reason in passed.stderr
+    logged = (host.state_dir / 'quota-hook.log').read_text()
+    assert 'quota not enforced for this start (failing open)' in logged and reason in logged
 
 
 def test_unreadable_starting_xml_fails_open(host):
