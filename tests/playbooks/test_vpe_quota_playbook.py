@@ -151,16 +151,17 @@ def no_hook_after():
 def test_enforce_installs_the_hook_says_restart_and_off_removes_it(tmp_path, no_hook_after):
     state = tmp_path / 'state'
     on = 'cpu_max: 65536\n        memory_max_mb: 2147483647\n        force: true\n        enforce: running'
-    tasks = (quota_task(state, 'Check', 'r_check', on).replace('register:', 'check_mode: true\n      register:')
-             + quota_task(state, 'Enforce', 'r_on', on)
-             + quota_task(state, 'Again', 'r_again', on)
-             + """
+    facts = """
     - name: Facts
       vpe.hypervisor.vpe_facts:
         state_dir: {state}
         gather: [quota]
       register: r_facts
 """.format(state=state)
+    tasks = (quota_task(state, 'Check', 'r_check', on).replace('register:', 'check_mode: true\n      register:')
+             + quota_task(state, 'Enforce', 'r_on', on)
+             + quota_task(state, 'Again', 'r_again', on)
+             + facts
              + quota_task(state, 'Off, unquoted YAML', 'r_off', 'enforce: off'))
     rc, results, out = vpetest.run_playbook(tasks)
     assert rc == 0, out
