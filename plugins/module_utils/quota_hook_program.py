@@ -377,4 +377,4 @@ def main(argv=None, stdin=None, stderr=None, settings=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())
