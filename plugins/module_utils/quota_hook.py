@@ -18,6 +18,9 @@ HOOK_NAME = 'vpe-quota'
 # The first line of every hook we write: how we know a single `qemu` hook is ours.
 MARKER = '# vpe.hypervisor quota hook'
 SETTINGS_PREFIX = 'SETTINGS = '
+# Every quota read looks at the hook: its SETTINGS line is within the first
+# few KiB (after the module docstring), the rest need not be read.
+HEAD_BYTES = 8192
 # libvirtd writes its pid file when it starts; the modular daemon is virtqemud.
 DAEMON_PID_FILES = ('/run/libvirtd.pid', '/run/virtqemud.pid')
 
@@ -44,7 +47,7 @@ def settings_of(path):
     (no file, not ours)."""
     try:
         with open(path) as handle:
-            head = handle.read(65536)
+            head = handle.read(HEAD_BYTES)
     except (IOError, OSError, UnicodeDecodeError):
         return None
     lines = head.splitlines()

@@ -319,3 +319,8 @@ def test_a_reservation_older_than_a_minute_is_dropped(host):
     entries['uuid-b']['at'] -= 61
     pending.write_text(json.dumps(entries))
     assert host.start(domain('c')).returncode == 0
+
+
+def test_the_settings_line_is_where_a_read_looks_for_it(tmp_path):
+    text = quota_hook_apply.program_text({'state_dir': '/var/lib/vpe', 'host_cpus': 2, 'host_memory_mb': 1024})
+    assert text.index(quota_hook.SETTINGS_PREFIX + '{') < quota_hook.HEAD_BYTES - 1024
