@@ -24,10 +24,16 @@ Over cpu_max or memory_max_mb, it exits 1 with a message on stderr that
 libvirt hands to the client (virsh, the API). It prints nothing on stdout: for
 migrate and restore, output would replace the domain's XML.
 
+A start let through on `prepare begin` is reserved in
+state_dir/quota-hook-starts.json until its status file appears, so two
+domains starting at once see each other (judgments take turns under an
+flock).
+
 It fails open: when the state file cannot be read or holds no valid quota,
 or the starting domain's XML cannot be parsed, the start goes ahead and the
-reason is logged to syslog (ident vpe-quota) and stderr. A broken state file
-must not block every start on the host until someone notices.
+reason is logged to syslog (ident vpe-quota), stderr and
+state_dir/quota-hook.log. A broken state file must not block every start on
+the host until someone notices.
 """
 
 from __future__ import absolute_import, division, print_function
