@@ -74,5 +74,6 @@ def pytest_sessionstart(session):
         vpetest.remove_leftovers()
         storage_helpers.remove_leftovers()  # vpetest- pools (files kept), a test image store
         netns_helpers.remove_leftovers()  # vpetest- namespaces and networks, vt* links
+        vpetest.remove_quota_hook()  # a quota hook a killed test run left for its temp state dir
     except vpetest.libvirt.libvirtError:
         pass  # no daemon: unit tests still run, real-libvirt tests fail on their own

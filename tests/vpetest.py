@@ -258,6 +258,30 @@ class Shim:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        # A PUT with quota.enforce (schemathesis sends them too) installed
+        # the hook in the real /etc/libvirt/hooks: it must not outlive the shim.
+        remove_quota_hook(self.state_dir)
+
+
+def remove_quota_hook(state_dir=None):
+    """Remove the vpe-quota hook installed for `state_dir` (None: for any
+    state dir under the temp directory, i.e. a test's), and the hooks
+    directories when that leaves them empty. libvirtd needs no restart: it
+    runs what is in qemu.d at each event."""
+    from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
+    for path in (quota_hook.dropin_path(), quota_hook.single_path()):
+        settings = quota_hook.settings_of(path)
+        if settings is None:
+            continue
+        owner = str(settings.get('state_dir', ''))
+        if (owner == os.path.abspath(str(state_dir)) if state_dir is not None
+                else owner.startswith(tempfile.gettempdir() + os.sep)):
+            os.unlink(path)
+    for directory in (os.path.dirname(quota_hook.dropin_path()), quota_hook.HOOKS_DIR):
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass  # not empty (someone else's hooks), or not there
 
 
 PROBLEM = 'application/problem+json'

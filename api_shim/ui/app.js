@@ -72,6 +72,25 @@
     text('memory_note', (u.memory_used_mb / 1024).toFixed(1) + ' of ' + (u.memory_total_mb / 1024).toFixed(1) + ' GB');
   }
 
+  // enforce is what was asked; enforced whether libvirtd runs the hook now.
+  function showQuota(res) {
+    if (res.status !== 200) { text('quota_enforce', '-'); text('quota_note', problem(res)); return; }
+    var q = res.doc.quota;
+    $('cpu_note').textContent += ' (quota ' + q.cpu_max + ')';
+    $('card-quota').setAttribute('data-enforce', q.enforce || 'off');
+    $('card-quota').setAttribute('data-enforced', q.enforced ? 'yes' : 'no');
+    if (!q.enforce || q.enforce === 'off') {
+      text('quota_enforce', 'off');
+      text('quota_note', 'bookkeeping only: libvirt starts any domain');
+    } else if (q.enforced) {
+      text('quota_enforce', q.enforce);
+      text('quota_note', 'libvirt refuses a start beyond the quota, counting the ' + q.enforce + ' domains');
+    } else {
+      text('quota_enforce', q.enforce + ', not yet');
+      text('quota_note', 'set, but not enforced: libvirtd must restart to run the hook (running domains keep running)');
+    }
+  }
+
   function showNetwork(res) {
     if (res.status !== 200) { text('bridge', problem(res)); text('bridge_interface', '-'); return; }
     text('bridge', res.doc.network.bridge || 'not set');
@@ -288,9 +307,7 @@
       return Promise.all([api('/hypervisor/quota'), api('/hypervisor/network'), api('/hypervisor/image-pool'),
         api('/hypervisor/pools'), loadMetrics()]);
     }).then(function (r) {
-      if (r[0].status === 200) {
-        $('cpu_note').textContent += ' (quota ' + r[0].doc.quota.cpu_max + ')';
-      }
+      showQuota(r[0]);
       showNetwork(r[1]);
       showStorage(r[2], r[3]);
       $('status').textContent = 'updated ' + new Date().toLocaleTimeString();

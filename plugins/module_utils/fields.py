@@ -19,6 +19,9 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Inval
 INT_MAX = 2 ** 31 - 1
 IFNAME_RE = r'^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$'  # Linux refuses the names . and ..
 POOL_NAME_RE = r'^(?!\.)[A-Za-z0-9_.-]{1,64}$'
+# quota.enforce: off (bookkeeping only), or what a starting domain is counted
+# with by the libvirt hook (quota_hook_program): the running domains, or all defined.
+ENFORCE_MODES = ('off', 'running', 'defined')
 
 
 class Rule(object):
@@ -40,7 +43,7 @@ class Rule(object):
         return {'int': 'int', 'str': 'str', 'path': 'path', 'bool': 'bool'}[self.kind]
 
 
-# resource -> field -> rule. Read-only fields (uuid, used_gb, created_at) are
+# resource -> field -> rule. Read-only fields (uuid, used_gb, created_at, enforced) are
 # not here: a request that names them is refused as READ_ONLY below.
 FIELDS = {
     'quota': {
@@ -48,6 +51,8 @@ FIELDS = {
                         minimum=1, maximum=65536),
         'memory_max_mb': Rule('int', 'Memory in MiB that may be allocated to domains.',
                               minimum=1, maximum=INT_MAX),
+        'enforce': Rule('str', 'Refuse domain starts beyond the quota: off, running or defined.',
+                        choices=ENFORCE_MODES),
     },
     'network': {
         'bridge': Rule('str', 'Linux bridge the VMs attach to.', pattern=IFNAME_RE,
@@ -67,7 +72,7 @@ FIELDS = {
     },
 }
 
-READ_ONLY = frozenset(['uuid', 'used_gb', 'created_at'])
+READ_ONLY = frozenset(['uuid', 'used_gb', 'created_at', 'enforced'])
 
 
 def _type_name(value):
@@ -177,5 +182,7 @@ def json_schema(resource, names=None):
             prop['pattern'] = rule.pattern.pattern
         if rule.max_length is not None:
             prop['maxLength'] = rule.max_length
+        if rule.choices is not None:
+            prop['enum'] = list(rule.choices)
         props[name] = prop
     return props

@@ -15,6 +15,9 @@ description:
   - Section C(usages) counts defined domains (any state) and the vCPUs and maximum memory they hold,
     against the quota.
   - Section C(quota) is the quota in force; where none was ever set, the host's own CPUs and memory.
+    C(enforce) is whether libvirt refuses starts beyond it (C(off), C(running), C(defined), see
+    M(vpe.hypervisor.vpe_quota)) and C(enforced) whether that holds now (the hook is installed for this
+    O(state_dir) and libvirtd has started since).
   - Section C(network) is the VM bridge (the bridge of the libvirt network M(vpe.hypervisor.vpe_network) manages)
     and the NIC or bond that is its port, read from the live host; null where there is none.
   - Section C(image_pool) is the image store (path, max_gb, used_gb), section C(pools) every volume pool;
@@ -83,12 +86,15 @@ ansible_facts:
             cpu_used: 13
             cpu_total: 26
         quota:
-          description: The quota in force.
+          description:
+            - The quota in force, what enforces it (C(enforce)) and whether starts are checked now (C(enforced)).
           type: dict
           returned: when gathered
           sample:
             cpu_max: 16
             memory_max_mb: 10240
+            enforce: running
+            enforced: true
         network:
           description:
             - The VM bridge and its port. C(bridge) is null while neither the libvirt network nor a C(br100) bridge

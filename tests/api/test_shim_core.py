@@ -34,9 +34,10 @@ def test_spec_example_bodies_get_the_spec_envelopes(shim, domains):
     example = '{\n    "quota": {\n        "cpu_max": 16,\n        "memory_max_mb": 10240\n    }\n}'
     put = shim.request('PUT', '/hypervisor/quota', data=example, headers={'Content-Type': 'application/json'})
     assert put.status_code == 200, put.text
-    assert put.json() == {'quota': {'cpu_max': 16, 'memory_max_mb': 10240}}
+    # plus the extension fields enforce/enforced (issue 18)
+    assert put.json() == {'quota': {'cpu_max': 16, 'memory_max_mb': 10240, 'enforce': 'off', 'enforced': False}}
     assert shim.request('GET', '/hypervisor/quota', token='read').json() == {
-        'quota': {'cpu_max': 16, 'memory_max_mb': 10240}}
+        'quota': {'cpu_max': 16, 'memory_max_mb': 10240, 'enforce': 'off', 'enforced': False}}
     assert shim.request('GET', '/hypervisor/usages').json()['usages']['cpu_total'] == 16
 
 
@@ -51,10 +52,10 @@ def test_partial_put_and_force(shim, domains):
     assert doc['allocated']['cpu_used'] == used
     forced = shim.request('PUT', '/hypervisor/quota?force=true', data=json.dumps({'quota': {'cpu_max': 1}}),
                           headers={'Content-Type': 'application/json'})
-    assert forced.json() == {'quota': {'cpu_max': 1, 'memory_max_mb': 20480}}
+    assert forced.json() == {'quota': {'cpu_max': 1, 'memory_max_mb': 20480, 'enforce': 'off', 'enforced': False}}
     bare = shim.request('PUT', '/hypervisor/quota?force', data=json.dumps({'quota': {'cpu_max': 2}}),
                         headers={'Content-Type': 'application/json'})
-    assert bare.json() == {'quota': {'cpu_max': 2, 'memory_max_mb': 20480}}
+    assert bare.json() == {'quota': {'cpu_max': 2, 'memory_max_mb': 20480, 'enforce': 'off', 'enforced': False}}
 
 
 @pytest.mark.parametrize('body,field,words', [
@@ -188,7 +189,7 @@ def test_tls_serves_https(tmp_path):
         assert 'listening on https://' in proc.stderr.readline()
         resp = requests.get('https://127.0.0.1:%d/hypervisor/quota' % port, verify=str(cert),
                             headers={'Authorization': 'Bearer ' + admin}, timeout=10)
-        assert resp.status_code == 200 and set(resp.json()['quota']) == {'cpu_max', 'memory_max_mb'}
+        assert resp.status_code == 200 and set(resp.json()['quota']) == {'cpu_max', 'memory_max_mb', 'enforce', 'enforced'}
     finally:
         proc.terminate()
         proc.wait(10)

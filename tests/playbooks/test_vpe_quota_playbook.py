@@ -2,11 +2,13 @@
 against the real libvirtd, each test with its own state_dir."""
 
 import json
+import os
 import subprocess
 
 import pytest
 
 import vpetest
+from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
 
 pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd]
 
@@ -39,7 +41,7 @@ def test_apply_then_second_apply_is_unchanged_with_diff(tmp_path):
     assert rc == 0, out
     first, second = results['r_first'], results['r_second']
     assert first['changed'] is True
-    assert first['diff']['after'] == {'cpu_max': 64, 'memory_max_mb': 65536}
+    assert first['diff']['after'] == {'cpu_max': 64, 'memory_max_mb': 65536, 'enforce': 'off', 'enforced': False}
     assert first['diff']['before'] != first['diff']['after']
     assert second['changed'] is False
     assert second['diff']['before'] == second['diff']['after']
@@ -68,8 +70,9 @@ def test_partial_update_keeps_the_other_value(tmp_path):
              + quota_task(state, 'Memory only', 'r_mem', 'memory_max_mb: 50000'))
     rc, results, out = vpetest.run_playbook(tasks)
     assert rc == 0, out
-    assert results['r_mem']['quota'] == {'cpu_max': 48, 'memory_max_mb': 50000}
-    assert results['r_mem']['diff']['before'] == {'cpu_max': 48, 'memory_max_mb': 40960}
+    off = {'enforce': 'off', 'enforced': False}
+    assert results['r_mem']['quota'] == dict(off, cpu_max=48, memory_max_mb=50000)
+    assert results['r_mem']['diff']['before'] == dict(off, cpu_max=48, memory_max_mb=40960)
 
 
 def test_module_defaults_group_sets_uri_for_every_module(tmp_path):
@@ -129,3 +132,68 @@ def test_docs_render(tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert 'state_dir' in proc.stdout and 'EXAMPLES' in proc.stdout
         assert 'WARNING' not in proc.stderr, proc.stderr
+
+
+@pytest.fixture
+def no_hook_after():
+    """The hook goes to the real /etc/libvirt/hooks: remove it (and the
+    directories it brought) whatever happens. libvirtd is not restarted, so
+    it never runs, and the limits are huge anyway."""
+    made = [d for d in (quota_hook.HOOKS_DIR, os.path.dirname(quota_hook.dropin_path())) if not os.path.isdir(d)]
+    yield
+    if quota_hook.settings_of(quota_hook.dropin_path()) is not None:
+        os.unlink(quota_hook.dropin_path())
+    for directory in reversed(made):
+        if os.path.isdir(directory) and not os.listdir(directory):
+            os.rmdir(directory)
+
+
+def test_enforce_installs_the_hook_says_restart_and_off_removes_it(tmp_path, no_hook_after):
+    state = tmp_path / 'state'
+    on = 'cpu_max: 65536\n        memory_max_mb: 2147483647\n        force: true\n        enforce: running'
+    facts = """
+    - name: Facts
+      vpe.hypervisor.vpe_facts:
+        state_dir: {state}
+        gather: [quota]
+      register: r_facts
+""".format(state=state)
+    tasks = (quota_task(state, 'Check', 'r_check', on).replace('register:', 'check_mode: true\n      register:')
+             + quota_task(state, 'Enforce', 'r_on', on)
+             + quota_task(state, 'Again', 'r_again', on)
+             + facts
+             + quota_task(state, 'Off, unquoted YAML', 'r_off', 'enforce: off'))
+    rc, results, out = vpetest.run_playbook(tasks)
+    assert rc == 0, out
+    hook = quota_hook.dropin_path()
+    check, on_, again, off = results['r_check'], results['r_on'], results['r_again'], results['r_off']
+    assert check['changed'] and check['libvirtd_restart_needed'] is True and check['hook_path'] == hook
+    assert on_['changed'] and on_['libvirtd_restart_needed'] is True
+    assert on_['diff']['after'] == {'cpu_max': 65536, 'memory_max_mb': 2147483647, 'enforce': 'running',
+                                    'enforced': False}
+    # unchanged, but libvirtd has still not restarted since the hook came
+    assert not again['changed'] and again['libvirtd_restart_needed'] is True
+    assert results['r_facts']['ansible_facts']['vpe']['quota']['enforce'] == 'running'
+    assert off['changed'] and off['quota']['enforce'] == 'off' and off['libvirtd_restart_needed'] is False
+    assert off['hook_path'] is None and not os.path.exists(hook)
+
+
+def test_the_installed_hook_is_the_program_with_its_settings(tmp_path, no_hook_after):
+    """Shipped in the module's payload, read back from it, and runnable as is."""
+    state = tmp_path / 'state'
+    rc, results, out = vpetest.run_playbook(quota_task(state, 'Enforce', 'r_on', 'enforce: defined\n        force: true'))
+    assert rc == 0, out
+    text = open(quota_hook.dropin_path()).read()
+    assert text.startswith('#!/usr/bin/python3 -IS\n' + quota_hook.MARKER + '\n')
+    assert quota_hook.settings_of(quota_hook.dropin_path())['state_dir'] == str(state)
+    ran = subprocess.run([quota_hook.dropin_path(), 'x', 'started', 'begin', '-'], input='', capture_output=True,
+                         text=True, env={}, check=False)
+    assert (ran.returncode, ran.stderr) == (0, '')
+
+
+def test_a_bad_enforce_value_fails_naming_the_choices(tmp_path):
+    state = tmp_path / 'state'
+    rc, results, out = vpetest.run_playbook(quota_task(state, 'Bad', 'r_bad', 'enforce: always'))
+    assert results['r_bad']['failed'] is True
+    assert 'enforce' in results['r_bad']['msg'] and 'off, running, defined' in results['r_bad']['msg']
+    assert not (state / 'state.json').exists()

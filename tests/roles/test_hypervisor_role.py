@@ -3,6 +3,7 @@ nothing, a real run makes the image store and the pools with one module task
 each and a second run changes nothing, and meta/argument_specs.yml refuses
 bad variables before any task."""
 
+import os
 import subprocess
 import textwrap
 
@@ -84,3 +85,56 @@ def test_argument_specs_refuse_bad_variables(tmp_path):
     assert rc != 0
     assert 'Validating arguments against arg spec' in out
     assert 'cpu_max' in out and 'name' in out and 'state' in out
+
+
+RESTART_SCRIPT = '''#!/bin/sh
+# libvirtd restarted by its pid, as the handler's command on a host without a
+# service manager; leaves a mark so the test knows the handler ran.
+set -e
+pid=$(cat /run/libvirtd.pid)
+kill "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+libvirtd -d
+for _ in $(seq 1 100); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
+echo restarted >> "$1"
+'''
+
+
+def test_enforce_installs_the_hook_and_the_handler_restarts_libvirtd_once(tmp_path):
+    """The limits are huge: the hook, once libvirtd runs it, refuses nobody
+    else's domain on this shared daemon; it is removed whatever happens."""
+    from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
+    root = tmp_path / 'root'
+    script = tmp_path / 'restart-libvirtd.sh'
+    script.write_text(RESTART_SCRIPT)
+    mark = tmp_path / 'restarted'
+    made = [d for d in (quota_hook.HOOKS_DIR, os.path.dirname(quota_hook.dropin_path())) if not os.path.isdir(d)]
+
+    def hypervisor_vars(enforce):
+        return '''\
+            hypervisor_quota: {cpu_max: 65536, memory_max_mb: 2147483647, enforce: %s, force: true}
+            hypervisor_libvirtd_restart_command: [sh, %s, %s]
+            ''' % (enforce, script, mark)
+    try:
+        rc, out = run_play(play(root, hypervisor_vars('running')), tmp_path, '--diff')
+        assert rc == 0, out
+        assert 'RUNNING HANDLER [vpe.hypervisor.hypervisor : Restart libvirtd with the given command]' in out
+        assert mark.read_text() == 'restarted\n'
+        assert quota_hook.settings_of(quota_hook.dropin_path())['state_dir'] == str(root / 'state')
+        assert quota_hook.enforced(str(root / 'state'), 'running')  # libvirtd started after the hook came
+
+        rc, out = run_play(play(root, hypervisor_vars('running')), tmp_path)
+        assert rc == 0, out
+        assert recap(out)['changed'] == 0 and 'RUNNING HANDLER' not in out, out
+
+        rc, out = run_play(play(root, hypervisor_vars('off')), tmp_path)  # unquoted: YAML's false
+        assert rc == 0, out
+        assert recap(out)['changed'] == 1, out
+        assert not os.path.exists(quota_hook.dropin_path())
+        assert mark.read_text() == 'restarted\n'  # notified, but no restart for a removal
+    finally:
+        if quota_hook.settings_of(quota_hook.dropin_path()) is not None:
+            os.unlink(quota_hook.dropin_path())
+        for directory in reversed(made):
+            if os.path.isdir(directory) and not os.listdir(directory):
+                os.rmdir(directory)

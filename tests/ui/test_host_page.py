@@ -244,3 +244,38 @@ def test_a_route_this_shim_does_not_serve_shows_not_available(seeded_shim, brows
         assert int(by_id(browser, 'cpu_total').text) >= 1  # the rest is there
     finally:
         browser.execute_cdp_cmd('Page.removeScriptToEvaluateOnNewDocument', {'identifier': script['identifier']})
+
+
+def test_the_quota_card_shows_whether_the_quota_is_enforced(seeded_shim, browser):
+    """off, then asked for but waiting for a libvirtd restart (this test does
+    not restart the shared daemon; the API test of a restarted one is
+    tests/integration/test_quota_hook_real.py). The hook goes whatever happens."""
+    from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
+
+    shim, _gap = seeded_shim
+    made = [d for d in (quota_hook.HOOKS_DIR, os.path.dirname(quota_hook.dropin_path())) if not os.path.isdir(d)]
+
+    def put(body):
+        resp = shim.request('PUT', '/hypervisor/quota?force=true', data=json.dumps({'quota': body}),
+                            headers={'Content-Type': 'application/json'})
+        assert resp.status_code == 200, resp.text
+
+    try:
+        put({'enforce': 'off'})
+        open_page(browser, shim, shim.read_token)
+        wait_for(browser, loaded, 'the host')
+        assert by_id(browser, 'quota_enforce').text == 'off'
+        assert 'bookkeeping only' in by_id(browser, 'quota_note').text
+
+        put({'cpu_max': 65536, 'memory_max_mb': 2147483647, 'enforce': 'running'})
+        browser.refresh()
+        wait_for(browser, loaded, 'the host again')
+        card = by_id(browser, 'card-quota')
+        assert (card.get_attribute('data-enforce'), card.get_attribute('data-enforced')) == ('running', 'no')
+        assert by_id(browser, 'quota_enforce').text == 'running, not yet'
+        assert 'libvirtd must restart' in by_id(browser, 'quota_note').text
+    finally:
+        put({'enforce': 'off'})
+        for directory in reversed(made):
+            if os.path.isdir(directory) and not os.listdir(directory):
+                os.rmdir(directory)

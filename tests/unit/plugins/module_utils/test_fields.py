@@ -12,6 +12,9 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Inval
     ('quota', {'memory_max_mb': -5}, 'memory_max_mb', 'must be >= 1'),
     ('quota', {'memory_max_mb': 10 ** 20}, 'memory_max_mb', 'must be <= 2147483647'),
     ('quota', {'cpu_max': 1, 'cpus': 2}, 'cpus', "unknown field 'cpus'"),
+    ('quota', {'enforce': 'on'}, 'enforce', "enforce must be one of off, running, defined, got 'on'"),
+    ('quota', {'enforce': False}, 'enforce', 'enforce must be a string, got boolean'),
+    ('quota', {'enforced': True}, 'enforced', 'enforced is read-only'),
     ('pool', {'uuid': 'x'}, 'uuid', 'read-only'),
     ('pool', {'used_gb': 1}, 'used_gb', 'read-only'),
     ('pool', {'name': '.hidden'}, 'name', 'not starting with "."'),
@@ -53,5 +56,6 @@ def test_body_must_be_an_object():
 
 def test_argument_spec_comes_from_the_same_table():
     spec = fields.argument_spec('quota')
-    assert spec == {'cpu_max': {'type': 'int'}, 'memory_max_mb': {'type': 'int'}}
+    assert spec == {'cpu_max': {'type': 'int'}, 'memory_max_mb': {'type': 'int'},
+                    'enforce': {'type': 'str', 'choices': ['off', 'running', 'defined']}}
     assert fields.argument_spec('pool', names=('path',)) == {'path': {'type': 'path'}}

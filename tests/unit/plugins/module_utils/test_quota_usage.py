@@ -10,7 +10,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Confl
 
 
 def test_quota_defaults_to_the_host_size(test_ctx):
-    assert test_ctx.run(quota.read) == {'cpu_max': 16, 'memory_max_mb': 3072}
+    assert test_ctx.run(quota.read) == {'cpu_max': 16, 'memory_max_mb': 3072, 'enforce': 'off', 'enforced': False}
 
 
 def test_usages_count_the_domain_against_the_quota(test_ctx):
@@ -23,8 +23,9 @@ def test_usages_count_the_domain_against_the_quota(test_ctx):
 def test_partial_update_keeps_the_other_field(test_ctx, state_dir):
     change = test_ctx.run(quota_apply.apply, {'memory_max_mb': 16384})
     assert change.changed
-    assert change.before == {'cpu_max': 16, 'memory_max_mb': 3072}
-    assert change.after == {'cpu_max': 16, 'memory_max_mb': 16384}
+    off = {'enforce': 'off', 'enforced': False}
+    assert change.before == dict(off, cpu_max=16, memory_max_mb=3072)
+    assert change.after == dict(off, cpu_max=16, memory_max_mb=16384)
     assert json.loads((state_dir / 'state.json').read_text()) == {'quota': {'memory_max_mb': 16384}}
     assert test_ctx.run(usage.read)['memory_total_mb'] == 16384
 

@@ -14,7 +14,8 @@ PACKAGE = 'ansible_collections.vpe.hypervisor.plugins.module_utils'
 ROOT = str(vpetest.REPO)
 MODULE_UTILS = os.path.join(ROOT, 'plugins', 'module_utils')
 # What only a change, the shim or the range queries need.
-CHANGE_ONLY = ('fields', 'network_persist', 'metrics_query', 'metrics_ranges', 'storage_paths', 'module_apply')
+CHANGE_ONLY = ('fields', 'network_persist', 'metrics_query', 'metrics_ranges', 'storage_paths', 'module_apply',
+               'quota_hook_program')
 
 
 def _named(path):
@@ -54,6 +55,8 @@ def test_a_change_module_payload_holds_its_apply_side():
     """The check above would pass on an empty closure; this one shows it finds change code."""
     payload = _payload_of(os.path.join(ROOT, 'plugins', 'modules', 'vpe_network.py'))
     assert {'network_apply', 'network_live_apply', 'network_libvirt_apply', 'network_persist', 'fields'} <= payload
+    quota_payload = _payload_of(os.path.join(ROOT, 'plugins', 'modules', 'vpe_quota.py'))
+    assert {'quota_apply', 'quota_hook_apply', 'quota_hook_program', 'quota_hook'} <= quota_payload
 
 
 def test_gathering_facts_imports_no_change_code(state_dir):
