@@ -216,7 +216,8 @@ class Shim:
         self.proc = subprocess.Popen(
             shim_command('serve', '--listen', '127.0.0.1:%d' % self.port, '--uri', uri,
                          '--state-dir', str(self.state_dir), '--token-file', str(self.token_file),
-                         '--auth-failures', str(auth_failures or self.AUTH_FAILURES), *extra_args),
+                         *(['--auth-failures', str(auth_failures or self.AUTH_FAILURES)]
+                           if auth_failures or self.AUTH_FAILURES else []), *extra_args),
             env=shim_env(), stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
 

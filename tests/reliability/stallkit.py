@@ -29,10 +29,19 @@ class Stallers(object):
         self.refused = 0  # connections the server closed or refused
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        for number in range(count):
-            self._open(KINDS[number % len(KINDS)])
+        # in parallel: a server that handshakes TLS in its accept loop would
+        # otherwise make opening them take minutes
+        openers = [threading.Thread(target=self._open_many, args=(count, start, 20)) for start in range(20)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
         self._thread = threading.Thread(target=self._trickle, name='stall-trickle', daemon=True)
         self._thread.start()
+
+    def _open_many(self, count, start, step):
+        for number in range(start, count, step):
+            self._open(KINDS[number % len(KINDS)])
 
     def _open(self, kind):
         raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
