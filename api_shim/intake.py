@@ -175,25 +175,42 @@ class IntakeServer(wsgi.Server):
                     self._close(conn)
                     return
             intake = conn.vpe_intake = Intake(self._take_buffered(conn))
+        state = 'more'
+        sock = conn.socket
         try:
+            sock.setblocking(False)
             if not self._handshake(conn, intake):
-                return self._wait(conn, intake)
-            closed = self._read(conn, intake)
+                sock.settimeout(self.timeout)
+                self._wait(conn, intake)
+                return
+            if intake.data:
+                state, intake.data = request_state(intake.data)
+            while state == 'more':
+                # one recv at a time: a whole request usually comes in one, and
+                # then no EAGAIN is raised and caught
+                try:
+                    chunk = sock.recv(65536)
+                except WOULD_BLOCK:
+                    break
+                if not chunk:
+                    state = 'closed'
+                    break
+                intake.data += chunk
+                state, intake.data = request_state(intake.data)
+            sock.settimeout(self.timeout)
         except (OSError, ssl.SSLError, ValueError):
             self._close(conn)
-            return None
-        state, intake.data = request_state(intake.data)
-        if state == 'too large':
+            return
+        if state == 'ready':
+            self._dispatch(conn, intake)
+        elif state == 'too large':
             self._send_quietly(conn, TOO_LARGE)
             self._close(conn)
-        elif state == 'ready':
-            self._dispatch(conn, intake)
-        elif closed:
+        elif state == 'closed':
             self._close(conn)
         else:
             self._maybe_continue(conn, intake)
             self._wait(conn, intake)
-        return None
 
     @staticmethod
     def _take_buffered(conn):
@@ -209,37 +226,18 @@ class IntakeServer(wsgi.Server):
         sock = conn.socket
         if not isinstance(sock, ssl.SSLSocket) or getattr(conn, 'vpe_tls_done', False):
             return True
-        sock.setblocking(False)
         try:
-            sock.do_handshake()
+            sock.do_handshake()  # the socket is non-blocking here
         except ssl.SSLWantReadError:
             intake.events = selectors.EVENT_READ
             return False
         except ssl.SSLWantWriteError:
             intake.events = selectors.EVENT_WRITE
             return False
-        finally:
-            sock.settimeout(self.timeout)
         conn.vpe_tls_done = True
         conn.ssl_env = self.ssl_adapter.get_environ(sock)
         intake.events = selectors.EVENT_READ
         return True
-
-    def _read(self, conn, intake):
-        """Read what the socket has, without blocking; True at end of stream."""
-        sock = conn.socket
-        sock.setblocking(False)
-        try:
-            while len(intake.data) <= MAX_HEAD + MAX_BODY:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return True
-                intake.data += chunk
-        except WOULD_BLOCK:
-            pass
-        finally:
-            sock.settimeout(self.timeout)
-        return False
 
     def _maybe_continue(self, conn, intake):
         """A client waiting for `100 Continue` gets it from here, so its body
