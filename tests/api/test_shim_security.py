@@ -168,7 +168,7 @@ def test_token_add_prints_a_new_token_and_appends_its_hashed_line(test_shim):
 
 
 def test_token_add_creates_a_private_file(tmp_path):
-    path = tmp_path / 'fresh' 
+    path = tmp_path / 'fresh'
     made = token_add(path, 'admin')
     assert made.returncode == 0, made.stderr
     assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
