@@ -118,3 +118,38 @@ def test_whole_requests_split_across_packets_still_work(tmp_path, tls_files):
             assert sock.recv(4096).startswith(b'HTTP/1.1 431')
     finally:
         shim.stop()
+
+
+def read_all(sock):
+    answer = b''
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return answer
+        answer += chunk
+
+
+def test_pipelined_requests_and_expect_100_continue_pass_the_intake(tmp_path, tls_files):
+    """Two pipelined GETs get two answers; a client that waits for
+    `100 Continue` before its body gets exactly one, then the answer."""
+    import socket
+
+    shim = start(tmp_path, False, tls_files)
+    try:
+        auth = ('Authorization: Bearer %s\r\n' % shim.admin_token).encode()
+        get = b'GET /hypervisor/quota HTTP/1.1\r\nHost: x\r\n' + auth
+        with socket.create_connection(('127.0.0.1', shim.port), timeout=10) as sock:
+            sock.sendall(get + b'\r\n' + get + b'Connection: close\r\n\r\n')
+            assert read_all(sock).count(b'HTTP/1.1 200 OK') == 2
+        body = b'{"quota": {"cpu_max": 9}}'
+        with socket.create_connection(('127.0.0.1', shim.port), timeout=10) as sock:
+            sock.sendall(b'PUT /hypervisor/quota HTTP/1.1\r\nHost: x\r\n' + auth +
+                         b'Content-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\n'
+                         b'Content-Length: %d\r\n\r\n' % len(body))
+            assert sock.recv(4096) == b'HTTP/1.1 100 Continue\r\n\r\n'
+            sock.sendall(body)
+            answer = read_all(sock)
+        assert answer.startswith(b'HTTP/1.1 200'), answer[:300]
+        assert b'100 Continue' not in answer and b'"cpu_max":9' in answer
+    finally:
+        shim.stop()
