@@ -69,13 +69,13 @@ def measure(count, n_requests, tls, extra_args, request_timeout, source='127.0.0
     worst = max(seconds for seconds, _status in results)
     failed = [status for _seconds, status in results if status != 200]
     return {'tls': tls, 'stalled': count, 'source': source, 'stalled_held_open': held, 'requests': n_requests,
-            'idle_worst_s': round(max(s for s, _ in before), 3), 'worst_s': round(worst, 3),
-            'median_s': round(sorted(s for s, _ in results)[len(results) // 2], 3),
+            'idle_worst_s': round(max(seconds for seconds, _status in before), 3), 'worst_s': round(worst, 3),
+            'median_s': round(sorted(seconds for seconds, _status in results)[len(results) // 2], 3),
             'failed': failed, 'goal_s': GOAL_S, 'met': worst < GOAL_S and not failed}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--count', type=int, default=200)
     parser.add_argument('--requests', type=int, default=30)
     parser.add_argument('--tls', action='store_true')

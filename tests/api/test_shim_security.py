@@ -242,7 +242,7 @@ def test_audit_log_to_stdout_and_a_label(tmp_path):
 def test_repeated_auth_failures_get_429_for_that_client_only(tmp_path):
     shim = vpetest.Shim(tmp_path, uri=TEST_URI, auth_failures=3, extra_args=('--auth-window', '60'))
     try:
-        for _ in range(3):
+        for _attempt in range(3):
             assert get_from('127.0.0.2', shim.port, 'w' * 20)[0] == 401
         status, headers, body = get_from('127.0.0.2', shim.port, 'w' * 20)
         assert status == 429

@@ -98,7 +98,7 @@ class Stallers(object):
 def timed_requests(session_get, count, pause=0.2):
     """Call session_get() `count` times; [(seconds, status or exception name)]."""
     results = []
-    for _ in range(count):
+    for _number in range(count):
         started = time.perf_counter()
         try:
             status = session_get().status_code

@@ -120,7 +120,7 @@ def test_add_token_appends_a_hashed_line_and_keeps_the_mode(tmp_path):
 def test_failures_past_the_limit_make_that_address_wait_until_the_window_passes():
     clock = Clock()
     gate = throttle.AuthThrottle(limit=3, window=60, clock=clock)
-    for _ in range(3):
+    for _attempt in range(3):
         assert gate.retry_after('198.18.0.1') == 0
         gate.failed('198.18.0.1')
         clock.now += 1
