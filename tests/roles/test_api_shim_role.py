@@ -20,7 +20,7 @@ from role_helpers import UnitProcess, recap, run_play, snapshot_source, systemd_
 pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd, pytest.mark.slow]
 
 
-def play(root, source, port, extra=''):
+def play(root, source, port, extra='', as_root=True):
     base = textwrap.dedent('''\
         - name: Deploy the shim
           hosts: localhost
@@ -37,10 +37,10 @@ def play(root, source, port, extra=''):
                 api_shim_python: {python}
                 api_shim_manage_packages: false
                 api_shim_collector_interval: 1
-                api_shim_user: root
-                api_shim_group: root
                 api_shim_logrotate_dir: {root}/logrotate.d
         ''').format(root=root, source=source, port=port, python=vpetest.PYTHON)
+    if as_root:  # the units run by hand here, without CAP_NET_ADMIN: as root
+        base += ' ' * 8 + 'api_shim_user: root\n' + ' ' * 8 + 'api_shim_group: root\n'
     return base + textwrap.indent(textwrap.dedent(extra), ' ' * 8)
 
 
@@ -184,3 +184,60 @@ def test_api_shim_role_refuses_plain_http_on_a_public_address(tmp_path):
     assert rc != 0
     assert 'needs them or api_shim_insecure' in out
     assert not root.exists()
+
+
+def test_api_shim_role_with_a_dedicated_user(tmp_path):
+    """The default shape (a system user, not root), everything kept under
+    tmp_path but the user itself (vpetest-sec-shim, removed afterwards): the
+    user is created in the supplementary group that exists and not in the one
+    that does not, owns the state directory (setgid) and its lock; the
+    persist paths that exist become writable by its group; a polkit rule
+    names it; the units run as it with CAP_NET_ADMIN for the shim only,
+    within the exposure goal."""
+    import grp
+    import pwd
+
+    root = tmp_path / 'root'
+    user = 'vpetest-sec-shim'
+    (root / 'netd').mkdir(parents=True)
+    (root / 'polkit').mkdir()
+    extra = textwrap.dedent('''\
+        api_shim_user: {user}
+        api_shim_group: {user}
+        api_shim_supplementary_groups: [kvm, vpetest-no-such-group]
+        api_shim_read_write_paths: ["-{root}/netd", "-{root}/absent"]
+        api_shim_polkit_rules_dir: {root}/polkit
+        api_shim_start: never
+        ''').format(user=user, root=root)
+    try:
+        rc, out = run_play(play(root, vpetest.REPO, vpetest.free_port(), extra, as_root=False), tmp_path)
+        assert rc == 0, out
+        entry = pwd.getpwnam(user)
+        assert entry.pw_shell == '/usr/sbin/nologin' and entry.pw_uid < 1000
+        assert user in grp.getgrnam('kvm').gr_mem
+        assert 'vpetest-no-such-group do not exist' in out
+        state = (root / 'state').stat()
+        assert state.st_uid == entry.pw_uid and stat.S_IMODE(state.st_mode) == 0o2770
+        assert (root / 'state' / 'state.lock').stat().st_uid == entry.pw_uid
+        netd = (root / 'netd').stat()
+        assert netd.st_gid == grp.getgrnam(user).gr_gid and netd.st_mode & 0o070 == 0o070
+        assert not (root / 'absent').exists()
+        token_file = (root / 'etc' / 'tokens').stat()
+        assert token_file.st_uid == 0 and token_file.st_gid == grp.getgrnam(user).gr_gid
+        assert stat.S_IMODE(token_file.st_mode) == 0o640
+        assert 'subject.user == "%s"' % user in (root / 'polkit' / '50-vpe-shim.rules').read_text()
+        units = [root / 'units' / 'vpe-shim.service', root / 'units' / 'vpe-collector.service']
+        for unit in units:
+            text = unit.read_text()
+            assert 'User=%s\n' % user in text and 'SupplementaryGroups=kvm\n' in text
+            assert exposure(unit) <= 3.0, unit
+        assert 'AmbientCapabilities=CAP_NET_ADMIN' in units[0].read_text()
+        assert 'AmbientCapabilities=\n' in units[1].read_text()
+        rc, out = systemd_analyze_verify(*units)
+        assert rc == 0, out
+        # a re-run changes nothing
+        rc, out = run_play(play(root, vpetest.REPO, vpetest.free_port(), extra, as_root=False), tmp_path)
+        assert rc == 0, out
+    finally:
+        subprocess.run(['userdel', user], capture_output=True, check=False)
+        subprocess.run(['groupdel', user], capture_output=True, check=False)
