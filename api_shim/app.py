@@ -7,16 +7,36 @@ the routes of api_shim.routes, and problem+json for every error."""
 import bottle
 
 from ansible_collections.vpe.hypervisor.api_shim import routes
+from ansible_collections.vpe.hypervisor.api_shim.audit import record_change
 from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, dumps, guarded
+from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
     MethodNotAllowed, NotFound, VpeError)
+
+
+class AuditedContext(object):
+    """The Context routes see: every Change a service returns is noted in the
+    request's environ for the audit line (api_shim/audit.py), so the routes
+    stay thin and know nothing of auditing."""
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+
+    def run(self, fn, *args, **kwargs):
+        result = self._ctx.run(fn, *args, **kwargs)
+        if isinstance(result, Change):
+            record_change(bottle.request.environ, result)
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._ctx, name)
 
 
 class Shim(object):
     """The app plus what routes need: the service context and the authenticator."""
 
     def __init__(self, ctx, authenticator):
-        self.ctx = ctx
+        self.ctx = AuditedContext(ctx)
         self.auth = authenticator
         self.app = bottle.Bottle(catchall=True)
         self.app.error_handler.update({

@@ -3,78 +3,116 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bearer tokens with two scopes: `read` (GET) and `admin` (everything).
 
-The token file holds lines `SCOPE TOKEN`; blank lines and `#` comments are
-ignored. It must not be readable by other users: the shim refuses to start
-otherwise, because anyone who can read it can reconfigure the host.
+The token file (api_shim/tokens.py) holds `SCOPE sha256:HEX [LABEL]` or
+`SCOPE TOKEN [LABEL]` lines and is followed while the shim runs. It must not
+be readable by other users: the shim refuses to start otherwise, because
+anyone who can read it can reconfigure the host (or, with hashed lines,
+learn which tokens exist).
+
+Who made a request (the token's label) goes into the WSGI environ under
+WHO_KEY for the audit log. Repeated failures from one address get 429
+(api_shim/throttle.py).
 """
 
+import hashlib
 import hmac
-import os
-import stat
 
 import bottle
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Forbidden, Unauthorized
+from ansible_collections.vpe.hypervisor.api_shim import tokens as tokens_mod
+from ansible_collections.vpe.hypervisor.api_shim.http import problem_response
+from ansible_collections.vpe.hypervisor.api_shim.throttle import AuthThrottle
+from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Forbidden, Unauthorized, VpeError
 
-SCOPES = ('read', 'admin')
-MIN_TOKEN_LENGTH = 16
+# Re-exported: callers and tests know them from here.
+SCOPES = tokens_mod.SCOPES
+MIN_TOKEN_LENGTH = tokens_mod.MIN_TOKEN_LENGTH
+TokenFileError = tokens_mod.TokenFileError
+load_tokens = tokens_mod.load_tokens
+
+WHO_KEY = 'vpe.token_label'
 
 
-class TokenFileError(Exception):
-    pass
+class TooManyRequests(VpeError):
+    status = 429
+    title = 'Too many requests'
 
 
-def load_tokens(path):
-    """[(scope, token bytes)] from the token file, or TokenFileError saying why not."""
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise TokenFileError('cannot read token file %s: %s' % (path, exc.strerror))
-    if info.st_mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise TokenFileError('token file %s is accessible to other users (mode %04o); run chmod 600 %s'
-                             % (path, stat.S_IMODE(info.st_mode), path))
-    tokens = []
-    with open(path, 'r') as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.strip()
-            if not line or line.startswith('#'):
-                continue
-            parts = line.split()
-            if len(parts) != 2 or parts[0] not in SCOPES:
-                raise TokenFileError('%s line %d: expected "read TOKEN" or "admin TOKEN"' % (path, number))
-            if len(parts[1]) < MIN_TOKEN_LENGTH:
-                raise TokenFileError('%s line %d: token shorter than %d characters' % (path, number, MIN_TOKEN_LENGTH))
-            tokens.append((parts[0], parts[1].encode('utf-8')))
-    if not tokens:
-        raise TokenFileError('token file %s holds no tokens' % path)
-    return tokens
+def as_token(entry):
+    """A Token from a Token or a (scope, token bytes) pair."""
+    if isinstance(entry, tokens_mod.Token):
+        return entry
+    scope, secret = entry
+    return tokens_mod.Token(scope, secret, False, hashlib.sha256(secret).hexdigest()[:8])
+
+
+class StaticTokens(object):
+    """A fixed token list with TokenFile's interface."""
+
+    def __init__(self, entries):
+        self.tokens = [as_token(entry) for entry in entries]
+
+    def current(self):
+        return self.tokens
+
+    def reload(self, force=True):
+        return False
 
 
 class Authenticator(object):
 
-    def __init__(self, tokens):
-        self.tokens = tokens
+    def __init__(self, tokens, throttle=None):
+        """`tokens`: a TokenFile (followed), or a list of Tokens or (scope, token bytes)."""
+        self.source = tokens if hasattr(tokens, 'current') else StaticTokens(tokens)
+        self.throttle = throttle if throttle is not None else AuthThrottle()
 
-    def scope_of(self, presented):
-        """The scope of a presented token, or None. Compares against every
-        token in constant time, so timing says nothing about which is near."""
+    @property
+    def tokens(self):
+        return self.source.current()
+
+    def match(self, presented):
+        """The Token a presented token is, or None. Compares against every
+        token in constant time, so timing says nothing about which is near;
+        an admin token wins over a read token with the same secret."""
         presented = presented.encode('utf-8')
+        digest = hashlib.sha256(presented).digest()
         found = None
-        for scope, token in self.tokens:
-            if hmac.compare_digest(presented, token) and found != 'admin':
-                found = scope
+        for entry in self.source.current():
+            candidate = digest if entry.hashed else presented
+            if hmac.compare_digest(candidate, entry.secret) and (found is None or found.scope != 'admin'):
+                found = entry
         return found
 
+    def scope_of(self, presented):
+        found = self.match(presented)
+        return found.scope if found is not None else None
+
     def require(self, scope):
-        header = bottle.request.headers.get('Authorization', '')
+        environ = bottle.request.environ
+        client = environ.get('REMOTE_ADDR', '')  # not remote_route: X-Forwarded-For is the client's to forge
+        wait = self.throttle.retry_after(client)
+        if wait:
+            response = problem_response(TooManyRequests(
+                'too many failed authentication attempts from %s; retry in %d s' % (client, wait)))
+            response.set_header('Retry-After', str(wait))
+            raise response
+        try:
+            found = self.authenticate(bottle.request.headers.get('Authorization', ''))
+        except Unauthorized:
+            self.throttle.failed(client)
+            raise
+        environ[WHO_KEY] = found.label
+        if scope == 'admin' and found.scope != 'admin':
+            raise Forbidden('this request needs an admin token; the token given has read scope only')
+        return found.scope
+
+    def authenticate(self, header):
         kind, _sep, presented = header.partition(' ')
         if not header:
             raise Unauthorized('missing Authorization header; send "Authorization: Bearer <token>"')
         if kind.lower() != 'bearer' or not presented.strip():
             raise Unauthorized('Authorization must be "Bearer <token>"')
-        granted = self.scope_of(presented.strip())
-        if granted is None:
+        found = self.match(presented.strip())
+        if found is None:
             raise Unauthorized('token not accepted')
-        if scope == 'admin' and granted != 'admin':
-            raise Forbidden('this request needs an admin token; the token given has read scope only')
-        return granted
+        return found

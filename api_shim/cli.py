@@ -5,6 +5,8 @@
 
 import argparse
 import logging
+import os
+import signal
 import sys
 
 from ansible_collections.vpe.hypervisor.api_shim import server
@@ -24,13 +26,36 @@ def build_parser():
     serve.add_argument('--listen', default=DEFAULT_LISTEN, help='HOST:PORT (default %(default)s)')
     serve.add_argument('--uri', default=None, help='libvirt URI (default LIBVIRT_DEFAULT_URI or qemu:///system)')
     serve.add_argument('--state-dir', default=DEFAULT_STATE_DIR, help='host state directory (default %(default)s)')
-    serve.add_argument('--token-file', required=True, help='file of "SCOPE TOKEN" lines, mode 0600')
+    serve.add_argument('--token-file', required=True,
+                       help='file of "SCOPE sha256:HEX [LABEL]" (or "SCOPE TOKEN [LABEL]") lines, mode 0600; '
+                            're-read when it changes and on SIGHUP')
     serve.add_argument('--tls-cert', help='PEM certificate; serve HTTPS')
     serve.add_argument('--tls-key', help='PEM private key for --tls-cert')
     serve.add_argument('--insecure', action='store_true',
                        help='allow plain HTTP on a non-loopback address')
     serve.add_argument('--threads', type=int, default=server.DEFAULT_THREADS, help='worker threads (default %(default)s)')
+    serve.add_argument('--audit-log', default=None,
+                       help='audit log of mutating requests: a file, or - for standard output '
+                            '(default STATE_DIR/audit.log)')
+    serve.add_argument('--max-client-connections', type=positive_int, default=server.DEFAULT_MAX_PER_CLIENT,
+                       help='open connections one client address may hold (default %(default)s)')
+    serve.add_argument('--max-connections', type=positive_int, default=server.DEFAULT_MAX_CONNECTIONS,
+                       help='open connections in all (default %(default)s)')
+    serve.add_argument('--auth-failures', type=positive_int, default=10,
+                       help='failed authentications one address may make per --auth-window before it gets '
+                            '429 (default %(default)s)')
+    serve.add_argument('--auth-window', type=positive_int, default=60,
+                       help='seconds (default %(default)s)')
     serve.set_defaults(run=run_serve)
+
+    token = commands.add_parser('token', help='manage the token file')
+    token_commands = token.add_subparsers(dest='token_command')
+    token_commands.required = True
+    add = token_commands.add_parser('add', help='print a new random token and append its hashed line')
+    add.add_argument('--scope', required=True, choices=('read', 'admin'))
+    add.add_argument('--label', default=None, help='name of the token in the audit log')
+    add.add_argument('--token-file', required=True, help='the token file (created 0600 when missing)')
+    add.set_defaults(run=run_token_add)
 
     collect = commands.add_parser('collect', help='sample the host into the metrics store')
     collect.add_argument('--state-dir', default=DEFAULT_STATE_DIR, help='host state directory (default %(default)s)')
@@ -41,24 +66,69 @@ def build_parser():
     return parser
 
 
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be a whole number >= 1, got %r' % text)
+    return value
+
+
 def run_serve(args):
+    from ansible_collections.vpe.hypervisor.api_shim import audit
     from ansible_collections.vpe.hypervisor.api_shim.app import create_app
-    from ansible_collections.vpe.hypervisor.api_shim.auth import Authenticator, TokenFileError, load_tokens
+    from ansible_collections.vpe.hypervisor.api_shim.auth import Authenticator
+    from ansible_collections.vpe.hypervisor.api_shim.throttle import AuthThrottle
+    from ansible_collections.vpe.hypervisor.api_shim.tokens import TokenFile, TokenFileError
 
     if bool(args.tls_cert) != bool(args.tls_key):
         sys.stderr.write('vpe-shim: --tls-cert and --tls-key go together\n')
         return 2
+    audit_target = args.audit_log or os.path.join(args.state_dir, audit.DEFAULT_NAME)
     try:
         host, port = server.parse_listen(args.listen)
         server.check_exposure(host, bool(args.tls_cert), args.insecure)
-        tokens = load_tokens(args.token_file)
+        tokens = TokenFile(args.token_file)
+        if audit_target != '-' and not os.path.isdir(os.path.dirname(os.path.abspath(audit_target))):
+            os.makedirs(os.path.dirname(os.path.abspath(audit_target)), 0o750)
+        audit_log = audit.AuditLog(audit_target)
     except (server.ListenError, TokenFileError) as exc:
         sys.stderr.write('vpe-shim: %s\n' % exc)
         return 2
+    except OSError as exc:
+        sys.stderr.write('vpe-shim: cannot open the audit log %s: %s\n' % (audit_target, exc.strerror))
+        return 2
+
+    def reread(_signum, _frame):
+        # SIGHUP: the token file at once, and a fresh audit log after logrotate
+        tokens.reload()
+        audit_log.reopen()
+
+    signal.signal(signal.SIGHUP, reread)
     ctx = Context(uri=args.uri or default_uri(), state_dir=args.state_dir)
-    app = create_app(ctx, Authenticator(tokens))
-    server.serve(app, host, port, threads=args.threads, tls_cert=args.tls_cert, tls_key=args.tls_key)
+    authenticator = Authenticator(tokens, AuthThrottle(limit=args.auth_failures, window=args.auth_window))
+    app = audit.audited(create_app(ctx, authenticator), audit_log)
+    server.serve(app, host, port, threads=args.threads, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                 max_per_client=args.max_client_connections, max_connections=args.max_connections)
     ctx.close()
+    audit_log.close()
+    return 0
+
+
+def run_token_add(args):
+    from ansible_collections.vpe.hypervisor.api_shim.tokens import TokenFileError, add_token
+
+    try:
+        token = add_token(args.token_file, args.scope, args.label)
+    except TokenFileError as exc:
+        sys.stderr.write('vpe-shim: %s\n' % exc)
+        return 2
+    except OSError as exc:
+        sys.stderr.write('vpe-shim: cannot write %s: %s\n' % (args.token_file, exc.strerror or exc))
+        return 2
+    sys.stdout.write(token + '\n')
     return 0
 
 

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Serving the app with cheroot, a production WSGI server."""
+"""Serving the app with cheroot, a production WSGI server, behind the
+request intake of api_shim/intake.py (stalled clients hold no worker)."""
 
 import ipaddress
 import logging
@@ -9,7 +10,7 @@ import signal
 import sys
 import time
 
-from cheroot import wsgi
+from ansible_collections.vpe.hypervisor.api_shim import intake
 
 LOG = logging.getLogger('vpe.shim')
 
@@ -19,6 +20,12 @@ LOG = logging.getLogger('vpe.shim')
 # threads 32 ms (bench/README.md). 8 leaves room for requests that wait on
 # libvirt, the disk or the host lock without stalling the reads.
 DEFAULT_THREADS = 8
+# Open connections one client address may hold, and the server in all: a
+# stalled connection costs a file descriptor and a few KiB, not a thread.
+DEFAULT_MAX_PER_CLIENT = 100
+DEFAULT_MAX_CONNECTIONS = 2000
+# Seconds a connection has to deliver its whole request (and idle keep-alive).
+DEFAULT_TIMEOUT = 10
 
 
 class ListenError(Exception):
@@ -71,12 +78,24 @@ def access_log(app):
     return logged
 
 
-def serve(app, host, port, threads=DEFAULT_THREADS, tls_cert=None, tls_key=None, ready=None):
-    server = wsgi.Server((host, port), access_log(app), numthreads=threads,
-                         server_name='vpe-hypervisor-shim')
-    if tls_cert:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-        server.ssl_adapter = BuiltinSSLAdapter(tls_cert, tls_key)
+def raise_open_files_limit(wanted):
+    """Lift the soft limit of open files towards `wanted` (systemd's default soft limit is 1024)."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def serve(app, host, port, threads=DEFAULT_THREADS, tls_cert=None, tls_key=None, ready=None,
+          max_per_client=DEFAULT_MAX_PER_CLIENT, max_connections=DEFAULT_MAX_CONNECTIONS):
+    raise_open_files_limit(max_connections + 256)
+    server = intake.make_server(access_log(app), host, port, threads, tls_cert=tls_cert, tls_key=tls_key,
+                                max_per_client=max_per_client, max_connections=max_connections,
+                                timeout=DEFAULT_TIMEOUT)
 
     def interrupt(_signum, _frame):
         # cheroot's stop() must not run inside the serving loop's own frame;

@@ -65,7 +65,7 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-TOKENS=$DEMO/etc/tokens
+TOKENS=$DEMO/etc/tokens.initial  # the generated tokens; etc/tokens holds their hashes
 ADMIN=$(awk '$1 == "admin" {print $2; exit}' "$TOKENS")
 READ=$(awk '$1 == "read" {print $2; exit}' "$TOKENS")
 URL=http://127.0.0.1:$PORT

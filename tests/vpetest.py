@@ -210,17 +210,23 @@ def shim_env():
 class Shim:
     """A shim process on a free loopback port, with its own token file."""
 
-    def __init__(self, workdir, uri=SYSTEM_URI, state_dir=None, extra_args=()):
+    # Suites that send hundreds of bad tokens on purpose (auth, fuzzing) would
+    # meet the shim's 429 for repeated failures; its own test sets this lower.
+    AUTH_FAILURES = 1000000
+
+    def __init__(self, workdir, uri=SYSTEM_URI, state_dir=None, extra_args=(), scheme='http', auth_failures=None):
         self.workdir = Path(workdir)
         self.state_dir = Path(state_dir or self.workdir / 'state')
         self.token_file, self.admin_token, self.read_token = write_token_file(self.workdir)
         self.port = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
+        self.url = '%s://127.0.0.1:%d' % (scheme, self.port)
+        self.verify = scheme == 'http'  # https: a throw-away self-signed certificate
         self.log = open(self.workdir / 'shim.log', 'w+')
         self.proc = subprocess.Popen(
             shim_command('serve', '--listen', '127.0.0.1:%d' % self.port, '--uri', uri,
                          '--state-dir', str(self.state_dir), '--token-file', str(self.token_file),
-                         *extra_args),
+                         *(['--auth-failures', str(auth_failures or self.AUTH_FAILURES)]
+                           if auth_failures or self.AUTH_FAILURES else []), *extra_args),
             env=shim_env(), stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
@@ -230,7 +236,7 @@ class Shim:
             if self.proc.poll() is not None:
                 raise AssertionError('shim exited with %s:\n%s' % (self.proc.returncode, self.output()))
             try:
-                requests.get(self.url + '/healthz', timeout=1)
+                requests.get(self.url + '/healthz', timeout=1, verify=self.verify)
                 return
             except requests.ConnectionError:
                 time.sleep(0.05)
@@ -247,6 +253,7 @@ class Shim:
 
     def request(self, method, path, token='admin', **kwargs):
         headers = dict(self.headers(token) if token else {}, **kwargs.pop('headers', {}))
+        kwargs.setdefault('verify', self.verify)
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
     def stop(self):
