@@ -32,7 +32,7 @@ description:
     connection, connects again and confirms the change over that new connection. If it cannot (the change cut
     the controller off) or the deadline passed, the task fails saying the change was not confirmed, and the
     watchdog restores the old state (live, persistence files, nmcli profiles, libvirt network) at the deadline,
-    so the host is reachable on its old path by itself. A reboot before confirmation reverts too (systemd hosts:
+    so the host is reachable on its old path by itself. A reboot before confirmation reverts too (on systemd hosts
     boot units restore the files before the network starts).
   - The same operation as C(PUT /hypervisor/network) of the REST shim (C(?confirm_timeout=S) there).
 options:
@@ -90,7 +90,7 @@ options:
   confirm:
     description:
       - Internal, set by the action plugin on its second connection. The id of the pending change to confirm
-        (RV(pending.id)); with it the module confirms that change and does nothing else.
+        (RV(pending.id)). With it the module confirms that change and does nothing else.
     type: str
 notes:
   - O(confirm_timeout) needs the action plugin of this module (used automatically) to confirm. Set it long enough
@@ -204,7 +204,7 @@ pending:
       type: int
       sample: 120
     watchdog:
-      description: How the revert was armed, C({kind: systemd, unit}) or C({kind: process, pid}).
+      description: How the revert was armed, V(kind=systemd) with its V(unit), or V(kind=process) with its V(pid).
       type: dict
 status:
   description: HTTP-equivalent status of a failure (400 bad value, 409 domains attached or port in use, 503 libvirt down).
