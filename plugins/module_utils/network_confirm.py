@@ -30,6 +30,7 @@ __metaclass__ = type
 import binascii
 import importlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -47,6 +48,7 @@ WATCHDOG_MODULE = PACKAGE + '.network_revert'
 WATCHDOG_FILES = ('errors', 'state_store', 'network_live', 'network_live_apply', 'network_persist',
                   'network_pending', 'network_revert')
 MAX_TIMEOUT = 86400
+ID_RE = re.compile(r'^[0-9a-f]{16}$')
 ENV_WATCHDOG = 'VPE_NETWORK_WATCHDOG'
 UNIT_PREFIX = 'vpe-net-revert'
 SYSTEMD_DIR = '/etc/systemd/system'
@@ -55,9 +57,9 @@ WANTS_DIR = 'multi-user.target.wants'
 OVERDUE_SECONDS = 15
 
 
-def check_timeout(value):
-    """confirm_timeout as an int of seconds, 0 (none) to a day."""
-    if value is None or value == '':
+def check_timeout(value, minimum=0):
+    """confirm_timeout as an int of seconds, 0 (none) to a day; REST asks for 1 or more (absent is none)."""
+    if value is None or (value == '' and minimum == 0):
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
         try:
@@ -65,9 +67,20 @@ def check_timeout(value):
         except ValueError:
             raise InvalidInput('confirm_timeout must be a whole number of seconds, got %r' % (value,),
                                field='confirm_timeout')
-    if value < 0 or value > MAX_TIMEOUT:
-        raise InvalidInput('confirm_timeout must be 0 (no confirmation) to %d seconds, got %d' % (MAX_TIMEOUT, value),
+    if value < minimum or value > MAX_TIMEOUT:
+        raise InvalidInput('confirm_timeout must be %s to %d seconds, got %d'
+                           % ('0 (no confirmation)' if minimum == 0 else minimum, MAX_TIMEOUT, value),
                            field='confirm_timeout')
+    return value
+
+
+def check_id(value):
+    """A pending change's id: 16 hex digits, as new_id makes them."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ID_RE.match(value):
+        raise InvalidInput('id must be the 16 hex digits of a pending network change (pending.id), got %r'
+                           % (value,), field='id')
     return value
 
 
@@ -287,6 +300,7 @@ def confirm(ctx, change_id=None):
     409 when nothing waits, when the id is another change's, and after the
     deadline (a change found overdue is reverted here and then)."""
     state_dir = ctx.store.state_dir
+    change_id = check_id(change_id)
     with ctx.store.locked():
         doc = pending.load(state_dir)
         if doc is None:
