@@ -34,25 +34,21 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils import network_boot as boot
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_pending as pending
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_revert
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, VpeError
 
 PACKAGE = 'ansible_collections.vpe.hypervisor.plugins.module_utils'
-WATCHDOG_MODULE = PACKAGE + '.network_revert'
 # network_revert and everything it imports of ours (the rest is the standard library)
 WATCHDOG_FILES = ('errors', 'state_store', 'network_live', 'network_live_apply', 'network_persist',
-                  'network_pending', 'network_revert')
+                  'network_pending', 'network_boot', 'network_revert')
 MAX_TIMEOUT = 86400
 ID_RE = re.compile(r'^[0-9a-f]{16}$')
 ENV_WATCHDOG = 'VPE_NETWORK_WATCHDOG'
-UNIT_PREFIX = 'vpe-net-revert'
-SYSTEMD_DIR = '/etc/systemd/system'
-WANTS_DIR = 'multi-user.target.wants'
 # a revert seconds late is normal (the watchdog polls); this late, the watchdog is gone (a reboot without systemd)
 OVERDUE_SECONDS = 15
 
@@ -137,11 +133,6 @@ def write_bundle(state_dir):
     return target
 
 
-def _watchdog_argv(state_dir, change_id, *extra):
-    return [sys.executable or '/usr/bin/python3', '-s', '-m', WATCHDOG_MODULE,
-            '--state-dir', state_dir, '--id', change_id] + list(extra)
-
-
 def _env(bundle):
     env = dict(os.environ)
     env['PYTHONPATH'] = bundle
@@ -152,7 +143,7 @@ def _env(bundle):
 def _start_process(state_dir, bundle, change_id):
     """A detached watchdog (new session, double fork); its pid."""
     try:
-        proc = subprocess.run(_watchdog_argv(state_dir, change_id, '--wait', '--daemon'), env=_env(bundle),
+        proc = subprocess.run(boot.watchdog_argv(state_dir, change_id, '--wait', '--daemon'), env=_env(bundle),
                               cwd='/', stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               start_new_session=True, universal_newlines=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -164,7 +155,7 @@ def _start_process(state_dir, bundle, change_id):
 
 
 def _unit(change_id):
-    return '%s-%s' % (UNIT_PREFIX, change_id)
+    return '%s-%s' % (boot.UNIT_PREFIX, change_id)
 
 
 def _start_systemd(state_dir, bundle, change_id, seconds):
@@ -172,56 +163,12 @@ def _start_systemd(state_dir, bundle, change_id, seconds):
     argv = ['systemd-run', '--unit=' + unit, '--description=vpe.hypervisor: revert network change %s '
             'unless confirmed' % change_id, '--on-active=%ds' % max(1, seconds),
             '--timer-property=AccuracySec=1s', '--setenv=PYTHONPATH=' + bundle, '--quiet']
-    argv += _watchdog_argv(state_dir, change_id, '--wait')
+    argv += boot.watchdog_argv(state_dir, change_id, '--wait')
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                           check=False)
     if proc.returncode != 0:
         return None
     return {'kind': 'systemd', 'unit': unit}
-
-
-def _boot_unit_text(state_dir, bundle, change_id, phase):
-    argv = _watchdog_argv(state_dir, change_id, '--phase', phase, '--reason', 'reboot')
-    if phase == 'files':
-        order = ('DefaultDependencies=no\nAfter=local-fs.target\nWants=network-pre.target\n'
-                 'Before=network-pre.target systemd-networkd.service networking.service NetworkManager.service\n'
-                 'Before=shutdown.target\nConflicts=shutdown.target\n')
-        what = 'the network files'
-    else:
-        order = 'After=network.target libvirtd.service virtnetworkd.service\n'
-        what = 'the live network and libvirt'
-    return ('# Written by vpe.hypervisor: removed once network change %s is confirmed or reverted.\n'
-            '[Unit]\nDescription=vpe.hypervisor: revert %s of unconfirmed network change %s\n%s'
-            'ConditionPathExists=%s\n\n[Service]\nType=oneshot\nEnvironment=PYTHONPATH=%s\nExecStart=%s\n\n'
-            '[Install]\nWantedBy=multi-user.target\n'
-            % (change_id, what, change_id, order, pending.path(state_dir), bundle, ' '.join(argv)))
-
-
-def install_boot_units(state_dir, bundle, change_id, systemd_dir=SYSTEMD_DIR):
-    """Two enabled oneshot units that revert at boot; the paths written (units and their wants links)."""
-    written = []
-    wants = os.path.join(systemd_dir, WANTS_DIR)
-    try:
-        if not os.path.isdir(wants):
-            os.makedirs(wants, 0o755)
-        for suffix, phase in (('boot-files', 'files'), ('boot', 'all')):
-            name = '%s-%s.service' % (UNIT_PREFIX, suffix)
-            path = os.path.join(systemd_dir, name)
-            with open(path, 'w') as handle:
-                handle.write(_boot_unit_text(state_dir, bundle, change_id, phase))
-            written.append(path)
-            link = os.path.join(wants, name)
-            if os.path.lexists(link):
-                os.unlink(link)
-            os.symlink(path, link)
-            written.append(link)
-    except (IOError, OSError) as exc:
-        for path in written:
-            if os.path.lexists(path):
-                os.unlink(path)
-        raise VpeError('cannot install the boot-time revert units in %s: %s; nothing was changed'
-                       % (systemd_dir, exc))
-    return written
 
 
 # -- arming, disarming, confirming ---------------------------------------------------
@@ -252,7 +199,7 @@ def arm(ctx, record, timeout):
     try:
         watchdog = None
         if watchdog_kind() == 'systemd':
-            record['boot_units'] = install_boot_units(state_dir, bundle, record['id'])
+            record['boot_units'] = _boot_units(state_dir, bundle, record['id'], 'install')
             watchdog = _start_systemd(state_dir, bundle, record['id'], timeout)
         if watchdog is None:
             watchdog = _start_process(state_dir, bundle, record['id'])
@@ -262,6 +209,37 @@ def arm(ctx, record, timeout):
         disarm(ctx, record)
         raise
     return record
+
+
+def _outside_sandbox(state_dir, bundle, change_id, action):
+    """Run `network_revert --boot-units ACTION` as a transient systemd service: a shim under
+    ProtectSystem=strict cannot write /etc/systemd/system itself."""
+    argv = ['systemd-run', '--wait', '--quiet', '--collect', '--setenv=PYTHONPATH=' + bundle,
+            '--unit=%s-%s-units-%s' % (boot.UNIT_PREFIX, change_id, action)]
+    argv += boot.watchdog_argv(state_dir, change_id, '--boot-units', action)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise VpeError('cannot %s the boot-time revert units through systemd-run: %s'
+                       % (action, proc.stderr.strip() or 'exit %d' % proc.returncode))
+
+
+def _boot_units(state_dir, bundle, change_id, action, record=None):
+    """Install (returning the paths) or remove the boot units, directly or from outside a sandbox."""
+    try:
+        if action == 'install':
+            return boot.install_units(state_dir, bundle, change_id)
+        errors = boot.remove_units(record)
+        if errors:
+            raise VpeError('; '.join(errors))
+        return []
+    except VpeError:
+        if not _systemd_booted():
+            if action == 'install':
+                raise
+            return []
+        _outside_sandbox(state_dir, bundle, change_id, action)
+        return boot.unit_paths()
 
 
 def _stop_watchdog(watchdog, change_id):
@@ -284,10 +262,20 @@ def _stop_watchdog(watchdog, change_id):
             pass
 
 
+def _remove_units(ctx, record):
+    if not record.get('boot_units'):
+        return
+    try:
+        _boot_units(ctx.store.state_dir, os.path.join(ctx.store.state_dir, pending.BUNDLE_DIR), record['id'],
+                    'remove', record)
+    except VpeError:
+        pass  # left behind they do nothing: they revert only a record still pending
+
+
 def disarm(ctx, record):
     """Undo arm (the change failed and was rolled back in-process, or arming itself failed)."""
     _stop_watchdog(record.get('watchdog'), record['id'])
-    network_revert.remove_boot_units(record)
+    _remove_units(ctx, record)
     try:
         os.unlink(pending.path(ctx.store.state_dir))
     except OSError:
@@ -327,7 +315,7 @@ def confirm(ctx, change_id=None):
         doc.update(status='confirmed', confirmed_at=time.time())
         pending.save(state_dir, doc)
         _stop_watchdog(doc.get('watchdog'), doc['id'])
-        network_revert.remove_boot_units(doc)
+        _remove_units(ctx, doc)
         return pending.view(doc)
 
 

@@ -9,7 +9,7 @@ state_dir/network-revert/ and runs it there, because the module's own copy is
 deleted when the module exits:
 
     python3 -m ansible_collections.vpe.hypervisor.plugins.module_utils.network_revert \\
-        --state-dir DIR --id ID [--wait] [--daemon] [--phase all|files] [--reason R]
+        --state-dir DIR --id ID [--wait] [--daemon] [--phase all|files] [--reason R] [--boot-units install|remove]
 
 `--wait` sleeps until the deadline (waking each second to see whether the
 change was confirmed), then reverts; `--daemon` first detaches (prints the
@@ -30,6 +30,7 @@ import os
 import sys
 import time
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils import network_boot as boot
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_live_apply as live_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_pending as pending
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
@@ -170,13 +171,6 @@ def restore_remembered(store, doc):
     return errors
 
 
-def remove_boot_units(doc):
-    errors = []
-    for unit in doc.get('boot_units') or []:
-        _attempt(errors, 'remove %s' % unit, lambda u=unit: os.path.lexists(u) and os.unlink(u))
-    return errors
-
-
 def revert(state_dir, change_id=None, reason='deadline', phase='all', store=None):
     """Undo the pending change (only `change_id`'s, when given); return its record, or None if none is pending.
 
@@ -199,7 +193,7 @@ def revert(state_dir, change_id=None, reason='deadline', phase='all', store=None
         if not doc.get('files_restored_at'):
             errors += restore_files(doc)
         errors += restore_remembered(store, doc)
-        errors += remove_boot_units(doc)
+        errors += boot.remove_units(doc)
         for key in ('live', 'files', 'nmcli'):  # done with; the record stays for confirm's 409 and GET
             doc.pop(key, None)
         doc.update(status='reverted', reverted_at=time.time(), revert_reason=reason, revert_errors=errors)
@@ -248,7 +242,16 @@ def main(argv=None):
     parser.add_argument('--reason', default='deadline')
     parser.add_argument('--wait', action='store_true')
     parser.add_argument('--daemon', action='store_true')
+    parser.add_argument('--boot-units', choices=('install', 'remove'),
+                        help='only install or remove the boot-time units (run through systemd-run by a sandboxed shim)')
     args = parser.parse_args(argv)
+    if args.boot_units == 'install':
+        boot.install_units(args.state_dir, os.path.join(args.state_dir, pending.BUNDLE_DIR), args.id)
+        return 0
+    if args.boot_units == 'remove':
+        errors = boot.remove_units({'boot_units': boot.unit_paths()})
+        sys.stderr.write(''.join(e + '\n' for e in errors))
+        return 1 if errors else 0
     if args.daemon:
         if hasattr(os, 'setsid') and os.getpgrp() != os.getpid():
             os.setsid()  # no SIGHUP when the SSH session that started us ends

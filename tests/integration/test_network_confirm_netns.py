@@ -18,7 +18,7 @@ import pytest
 import netns_helpers as nh
 import vpetest
 from ansible_collections.vpe.hypervisor.plugins.module_utils import (
-    network_apply, network_confirm, network_pending, network_persist)
+    network_apply, network_boot, network_confirm, network_pending, network_persist)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput
 
 pytestmark = [pytest.mark.libvirtd]
@@ -227,7 +227,7 @@ def test_reboot_before_confirmation_boot_units_restore_files_then_the_rest(syste
     units = tmp_path / 'systemd'
     state_dir = system_ctx.store.state_dir
     bundle = os.path.join(state_dir, network_pending.BUNDLE_DIR)
-    written = network_confirm.install_boot_units(state_dir, bundle, change.pending['id'], str(units))
+    written = network_boot.install_units(state_dir, bundle, change.pending['id'], str(units))
     files_unit = (units / 'vpe-net-revert-boot-files.service').read_text()
     all_unit = (units / 'vpe-net-revert-boot.service').read_text()
     assert 'Before=network-pre.target systemd-networkd.service networking.service' in files_unit
@@ -235,6 +235,9 @@ def test_reboot_before_confirmation_boot_units_restore_files_then_the_rest(syste
     assert os.readlink(str(units / 'multi-user.target.wants/vpe-net-revert-boot.service')) == str(
         units / 'vpe-net-revert-boot.service')
     assert len(written) == 4
+    verify = subprocess.run(['systemd-analyze', 'verify'] + [w for w in written if '.wants' not in w],
+                            capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
     def exec_start(text):
         env = dict(os.environ, PYTHONPATH=re.search(r'^Environment=PYTHONPATH=(.*)$', text, re.M).group(1))
