@@ -268,4 +268,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())  # a program here, not a module: no exit_json

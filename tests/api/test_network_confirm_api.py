@@ -38,8 +38,8 @@ def nsshim(tmp_path):
         nh.remove_network(vpetest.PREFIX + 'cf' + topo.tag)
 
 
-def put(shim, body=BODY, query='', headers=None):
-    return shim.request('PUT', '/hypervisor/network' + query, data=json.dumps(body),
+def put(shim, body=None, query='', headers=None):
+    return shim.request('PUT', '/hypervisor/network' + query, data=json.dumps(body or BODY),
                         headers=dict(JSON, **(headers or {})))
 
 
