@@ -19,7 +19,7 @@ __metaclass__ = type
 
 import time
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -29,6 +29,13 @@ MODULE = 'vpe.hypervisor.vpe_network'
 RETRY_PAUSE = 3  # seconds between attempts to connect again
 # what the confirming run needs of the task's options
 CONFIRM_KEYS = ('uri', 'state_dir')
+
+
+def _seconds(value):
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 class ActionModule(ActionBase):
@@ -42,7 +49,17 @@ class ActionModule(ActionBase):
         if args.get('confirm'):
             result.update(failed=True, msg='confirm is set by the vpe_network action plugin itself; do not give it')
             return result
-        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        try:
+            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        except AnsibleConnectionFailure as exc:
+            timeout = _seconds(args.get('confirm_timeout'))
+            if not timeout or self._play_context.check_mode:
+                raise
+            # the change itself may have cut us off (SSH keepalives gave up before the module answered)
+            result.update(failed=True, msg='the network change was not confirmed: the connection to the host was lost '
+                          'while the change ran (%s); if the host made the change, it rolls it back by itself within '
+                          '%d s of its start, after which it is reachable on its old path' % (exc, timeout))
+            return result
         pending = result.get('pending')
         if result.get('failed') or not pending or self._play_context.check_mode:
             return result
