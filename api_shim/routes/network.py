@@ -34,8 +34,8 @@ def register(shim):
     ctx = shim.ctx
 
     def current():
+        waiting = network_confirm.current(ctx)  # first: it may revert an overdue change
         doc = {KEY: ctx.run(network.read)}
-        waiting = network_confirm.current(ctx)
         if waiting is not None:
             doc[PENDING] = waiting
         return doc

@@ -259,6 +259,8 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
     root = persist_root or os.environ.get(ENV_PERSIST_ROOT) or '/'
     method = network_persist.resolve(persist_method or os.environ.get(ENV_PERSIST) or 'auto', root)
     with ctx.store.locked():
+        if not check_mode:
+            network_confirm.revert_overdue(ctx)  # before reading the host: the plan starts from what stays
         conn = ctx.conn.get()
         state = live.LiveState.read()
         taps = lv.vm_taps(conn)  # one XMLDesc per running domain: read once for both

@@ -173,13 +173,19 @@ def _start_systemd(state_dir, bundle, change_id, seconds):
 
 # -- arming, disarming, confirming ---------------------------------------------------
 
+def revert_overdue(ctx):
+    """Revert a pending change whose watchdog is gone (a reboot without systemd); True if one was."""
+    doc = pending.pending(ctx.store.state_dir)
+    if doc is None or time.time() <= doc['deadline'] + OVERDUE_SECONDS:
+        return False
+    with ctx.store.locked():
+        return network_revert.revert(ctx.store.state_dir, doc['id'], 'overdue', store=ctx.store) is not None
+
+
 def refuse_if_pending(ctx):
-    """Call under the state lock before a change: one pending change at a time (an overdue one is reverted)."""
+    """Call under the state lock before a change's first step: one pending change at a time."""
     doc = pending.pending(ctx.store.state_dir)
     if doc is None:
-        return
-    if time.time() > doc['deadline'] + OVERDUE_SECONDS:
-        network_revert.revert(ctx.store.state_dir, doc['id'], 'overdue', store=ctx.store)
         return
     raise Conflict('network change %s is waiting for confirmation until %s; confirm it (POST '
                    '/hypervisor/network/confirm) or let it revert before changing the network again'
@@ -319,11 +325,9 @@ def confirm(ctx, change_id=None):
         return pending.view(doc)
 
 
-def current(ctx):
-    """The public record of the change waiting for confirmation, or None; reverts one found overdue."""
+def current(ctx, reconcile=True):
+    """The public record of the change waiting for confirmation, or None; first reverts one found overdue."""
+    if reconcile:
+        revert_overdue(ctx)
     doc = pending.pending(ctx.store.state_dir)
-    if doc is not None and time.time() > doc['deadline'] + OVERDUE_SECONDS:
-        with ctx.store.locked():
-            network_revert.revert(ctx.store.state_dir, doc['id'], 'overdue', store=ctx.store)
-        return None
     return pending.view(doc) if doc is not None else None

@@ -263,7 +263,7 @@ def confirm(module):
     ctx = context_for(module)
     try:
         if module.check_mode:
-            module.exit_json(changed=False, pending=network_confirm.current(ctx))
+            module.exit_json(changed=False, pending=network_confirm.current(ctx, reconcile=False))
         module.exit_json(changed=True, pending=network_confirm.confirm(ctx, module.params['confirm']))
     except VpeError as exc:
         fail(module, exc)

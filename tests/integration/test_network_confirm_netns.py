@@ -259,3 +259,23 @@ def test_reboot_before_confirmation_boot_units_restore_files_then_the_rest(syste
     assert nh_libvirt_net(netname) is None
     assert old_port.read_text() == '# an older port file\n'
     assert json.loads(json.dumps(doc))  # the record stays readable JSON
+
+
+def test_without_a_watchdog_the_next_change_reverts_an_overdue_one_first(system_ctx, topo, netname, tmp_path,
+                                                                          monkeypatch):
+    """A reboot on a host without systemd kills the watchdog: the next read or change reverts."""
+    root = tmp_path / 'root'
+    change = apply(system_ctx, topo, netname, root, confirm_timeout=1)
+    os.kill(change.pending['watchdog']['pid'], signal.SIGKILL)
+    monkeypatch.setattr(network_confirm, 'OVERDUE_SECONDS', 0)
+    time.sleep(1.5)
+    assert record(system_ctx)['status'] == 'pending'  # nobody reverted it
+    with nh.entered(topo.host):
+        assert network_confirm.current(system_ctx, reconcile=False)['id'] == change.pending['id']
+        later = network_apply.apply(system_ctx, {'bridge': 'br200', 'bridge_interface': 'eth0'},
+                                    libvirt_network=netname, persist_method='networkd', persist_root=str(root))
+    doc = record(system_ctx)
+    assert doc['status'] == 'reverted' and doc['revert_reason'] == 'overdue' and doc['revert_errors'] == []
+    # planned from the host as it was before the unconfirmed change: br100 never came back
+    assert later.before == {'bridge': None, 'bridge_interface': None}
+    assert 'br100' not in topo.links() and topo.links()['eth0']['master'] == 'br200' and topo.ping()
