@@ -39,6 +39,12 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.network_persist imp
 from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
 
 POLL_SECONDS = 1.0
+# the nmcli settings network_persist.render_nmcli sets: only these are put back (the rest of
+# `nmcli connection show` is read-only or ours never touched)
+NM_KEYS = frozenset(['connection.interface-name', 'connection.autoconnect', 'connection.master',
+                     'connection.slave-type', 'connection.autoconnect-priority', 'bridge.stp', 'bridge.forward-delay',
+                     'bridge.mac-address', 'ipv4.method', 'ipv4.addresses', 'ipv4.gateway', 'ipv6.method',
+                     'ipv6.addresses', 'ipv6.gateway'])
 
 
 def _attempt(errors, what, fn, *args):
@@ -67,7 +73,7 @@ def _nmcli_restore(name, settings):
                 raise
         return
     argv = ['nmcli', 'connection', 'modify', name]
-    for key in sorted(settings):
+    for key in sorted(NM_KEYS.intersection(settings)):
         value = settings[key]
         argv += [key, '' if value == '--' else value]
     run(argv)
