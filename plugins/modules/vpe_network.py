@@ -129,6 +129,13 @@ EXAMPLES = r'''
     bridge_interface: eth0
     persist: networkd
 
+- name: Move the only NIC under br100, rolled back by the host unless confirmed over a new connection within 120 s
+  vpe.hypervisor.vpe_network:
+    bridge: br100
+    bridge_interface: eth0
+    confirm_timeout: 120
+  register: moved
+
 - name: Use a bond instead, keeping the bridge name
   vpe.hypervisor.vpe_network:
     bridge_interface: bond0
