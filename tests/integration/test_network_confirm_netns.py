@@ -261,8 +261,8 @@ def test_reboot_before_confirmation_boot_units_restore_files_then_the_rest(syste
     assert json.loads(json.dumps(doc))  # the record stays readable JSON
 
 
-def test_without_a_watchdog_the_next_change_reverts_an_overdue_one_first(system_ctx, topo, netname, tmp_path,
-                                                                          monkeypatch):
+def test_without_a_watchdog_the_next_change_reverts_an_overdue_one_first(
+        system_ctx, topo, netname, tmp_path, monkeypatch):
     """A reboot on a host without systemd kills the watchdog: the next read or change reverts."""
     root = tmp_path / 'root'
     change = apply(system_ctx, topo, netname, root, confirm_timeout=1)

@@ -80,7 +80,7 @@ def api(host, method, path, body=None, token='admin'):
     if body is not None:
         argv += ['-H', 'Content-Type: application/json', '--data-binary', '@-']
     proc = lab.in_ns(argv + [lab.url(host, path)], timeout=90, input=json.dumps(body) if body is not None else None)
-    text, _, status = proc.stdout.rpartition('\n')
+    text, status = proc.stdout.rsplit('\n', 1)
     return int(status), json.loads(text) if text.strip() else None
 
 
