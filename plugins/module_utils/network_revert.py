@@ -39,6 +39,8 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.network_persist imp
 from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
 
 POLL_SECONDS = 1.0
+LIBVIRT_ATTEMPTS = 10
+LIBVIRT_PAUSE = 3.0
 # the nmcli settings network_persist.render_nmcli sets: only these are put back (the rest of
 # `nmcli connection show` is read-only or ours never touched)
 NM_KEYS = frozenset(['connection.interface-name', 'connection.autoconnect', 'connection.master',
@@ -147,9 +149,17 @@ def restore_libvirt(doc):
     errors = []
     try:
         libvirt = _libvirt()
-        conn = libvirt.open(doc.get('uri') or 'qemu:///system')
-    except Exception as exc:  # no binding, no daemon: the rest of the revert still stands
+    except ImportError as exc:
         return ['libvirt: %s' % exc]
+    conn = None
+    for attempt in range(LIBVIRT_ATTEMPTS):  # libvirtd may be restarting (or starting, at boot)
+        try:
+            conn = libvirt.open(doc.get('uri') or 'qemu:///system')
+            break
+        except libvirt.libvirtError as exc:
+            if attempt == LIBVIRT_ATTEMPTS - 1:
+                return ['libvirt: %s' % exc]  # the live state and the files are back all the same
+            time.sleep(LIBVIRT_PAUSE)
     try:
         for move in moves:
             _attempt(errors, 'domain %s' % move['domain'], _restore_domain, conn, libvirt, move)
