@@ -25,6 +25,8 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils import network_libv
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_libvirt_apply as lv_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_live as live
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_live_apply as live_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils import network_confirm
+from ansible_collections.vpe.hypervisor.plugins.module_utils import network_pending
 from ansible_collections.vpe.hypervisor.plugins.module_utils import network_persist
 from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, VpeError
@@ -35,14 +37,28 @@ PORT_KINDS = (None, 'bond', 'veth')
 
 
 class NetworkChange(Change):
-    """Change plus `actions` (the planned steps, in words) and the persistence used."""
+    """Change plus `actions` (the planned steps, in words), the persistence used, and
+    `pending`: the public record of a change waiting for confirmation (else None)."""
 
-    def __new__(cls, changed, before, after, actions=(), persist_method=None, warnings=()):
+    def __new__(cls, changed, before, after, actions=(), persist_method=None, warnings=(), pending=None):
         self = Change.__new__(cls, changed, before, after)
         self.actions = list(actions)
         self.persist = persist_method
         self.warnings = list(warnings)
+        self.pending = pending
         return self
+
+
+class Plan(object):
+    """The steps of a change and what a confirmed change's watchdog must restore."""
+
+    def __init__(self, steps, devices, warnings, persist_ops, net_step, moves):
+        self.steps = steps
+        self.devices = devices
+        self.warnings = warnings
+        self.persist_ops = persist_ops
+        self.net_step = net_step
+        self.moves = moves
 
 
 class Step(object):
@@ -152,6 +168,7 @@ def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
     net_step = lv_apply.NetworkStep(conn, name, bridge, lv_apply.network_info(net) if net is not None else None)
     if net_step.needed():
         steps.append(Step(net_step.describe(), net_step.do, net_step.undo))
+    moves = []
 
     if old_bridge and old_bridge != bridge:
         attached = lv_apply.attached_domains(conn, old_bridge, name)
@@ -162,6 +179,7 @@ def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
                            % (old_bridge, ', '.join(names), bridge), field='bridge', domains=names)
         for dom, dom_iface in attached:
             move = lv_apply.DomainMove(dom, dom_iface, old_bridge, bridge)
+            moves.append(move)
             steps.append(Step(move.describe(), move.do, move.undo))
 
     # what the bridge carries once the steps ran, for the persisted config
@@ -172,10 +190,12 @@ def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
         [live.describe_address(a) for a in final_addrs if not a.get('dynamic')],  # DHCP/SLAAC ones come back by themselves
         _gateways(final_routes),
         any(a.get('dynamic') and a['family'] == 'inet' for a in final_addrs))
-    for op in network_persist.plan(method, cfg, root):
+    persist_ops = network_persist.plan(method, cfg, root)
+    for op in persist_ops:
         steps.append(Step('%s (%s)' % (op.describe(), method), op.do, op.undo))
-    devices = [bridge] + sources + [o for o in state.ports(bridge) if o != iface]
-    return steps, devices, _only_address_warnings(state, moved_addrs, bridge)
+    devices = [bridge] + sources + [o for o in state.ports(bridge) if o != iface] + [m.dev for m in moves if m.dev]
+    return Plan(steps, devices, _only_address_warnings(state, moved_addrs, bridge), persist_ops,
+                net_step if net_step.needed() else None, moves)
 
 
 def _only_address_warnings(state, moved_addrs, bridge):
@@ -205,14 +225,42 @@ def _rollback(done, snapshot, devices):
     return errors
 
 
+def _record(ctx, conn, name, state, before, after, actions, plan, method):
+    """What the watchdog of a confirmed change restores (network_pending), read before any step runs."""
+    files = {}
+    for op in plan.persist_ops:
+        if isinstance(op, network_persist.FileWrite):
+            try:
+                with open(op.path) as handle:
+                    files[op.path] = handle.read()
+            except (IOError, OSError):
+                files[op.path] = None
+    net = plan.net_step
+    return {
+        'before': before, 'after': after, 'actions': actions, 'uri': conn.getURI(),
+        'live': state.as_dict(), 'devices': plan.devices, 'files': files,
+        'nmcli': network_persist.read_nmcli_profiles() if method == 'nmcli' and plan.persist_ops else None,
+        'libvirt_network': {'name': name, 'before': net.info} if net is not None else None,
+        'domains': [{'domain': m.name, 'mac': m.mac, 'dev': m.dev, 'old': m.old, 'new': m.new} for m in plan.moves],
+        'remembered': ctx.store.read().get(KEY, {}).get('libvirt_network'),
+    }
+
+
 def apply(ctx, desired, check_mode=False, force=False, persist_method=None, persist_root=None,
-          libvirt_network=None):
-    """Make the bridge and its port as desired; see the module docstring for the steps."""
+          libvirt_network=None, confirm_timeout=0):
+    """Make the bridge and its port as desired; see the module docstring for the steps.
+
+    With `confirm_timeout` (seconds), a change arms a watchdog first
+    (network_confirm) that reverts it unless network_confirm.confirm is called
+    by the deadline; the change's `pending` says when."""
+    timeout = network_confirm.check_timeout(confirm_timeout)
     wanted = fields.check_body(RESOURCE, desired)
     name = libvirt_network_name(ctx, libvirt_network)
     root = persist_root or os.environ.get(ENV_PERSIST_ROOT) or '/'
     method = network_persist.resolve(persist_method or os.environ.get(ENV_PERSIST) or 'auto', root)
     with ctx.store.locked():
+        if not check_mode:
+            network_confirm.revert_overdue(ctx)  # before reading the host: the plan starts from what stays
         conn = ctx.conn.get()
         state = live.LiveState.read()
         taps = lv.vm_taps(conn)  # one XMLDesc per running domain: read once for both
@@ -223,17 +271,25 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
             raise InvalidInput('bridge_interface is required: no NIC or bond is a port of bridge %s yet' % bridge,
                                field='bridge_interface')
         after = {'bridge': bridge, 'bridge_interface': iface}
-        steps, devices, warnings = _plan(conn, state, taps, bridge, iface, name, before, force, method, root)
+        plan = _plan(conn, state, taps, bridge, iface, name, before, force, method, root)
+        steps, devices, warnings = plan.steps, plan.devices, plan.warnings
         actions = [s.text for s in steps if s.text]
         if check_mode or not steps:
             _remember(ctx, name, check_mode)
             return NetworkChange(bool(steps), before, after, actions, method, warnings)
+        network_confirm.refuse_if_pending(ctx)
+        record = None
+        if timeout:
+            record = network_confirm.arm(ctx, _record(ctx, conn, name, state, before, after, actions, plan, method),
+                                         timeout)
         done = []
         for step in steps:
             try:
                 step.do()
             except BaseException as exc:
                 errors = _rollback(done, state, devices)
+                if record is not None and not errors:
+                    network_confirm.disarm(ctx, record)  # else the watchdog tries again at the deadline
                 detail = '%s failed: %s' % (step.text or 'the step after "%s"' % (done[-1].text if done else ''),
                                             getattr(exc, 'detail', None) or exc)
                 if errors:
@@ -250,7 +306,8 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
                 raise
             done.append(step)
         _remember(ctx, name, check_mode)
-        return NetworkChange(True, before, after, actions, method, warnings)
+        return NetworkChange(True, before, after, actions, method, warnings,
+                             network_pending.view(record) if record is not None else None)
 
 
 def _remember(ctx, name, check_mode):

@@ -133,6 +133,15 @@ class LiveState(object):
                 routes.append(route)
         return cls(links, addresses, routes)
 
+    def as_dict(self):
+        """JSON-able form, for the pending change a watchdog restores (network_revert)."""
+        return {'links': [link.doc for link in self.links.values()], 'addresses': self.addresses,
+                'routes': self.routes}
+
+    @classmethod
+    def from_dict(cls, doc):
+        return cls(dict((d['ifname'], Link(d)) for d in doc['links']), doc['addresses'], doc['routes'])
+
     def link(self, name):
         return self.links.get(name)
 

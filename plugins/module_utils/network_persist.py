@@ -384,11 +384,11 @@ class FileWrite(object):
             self.existed = True
         except (IOError, OSError):
             self.existed = False
-        _atomic_write(self.path, self.text)
+        atomic_write(self.path, self.text)
 
     def undo(self):
         if self.existed:
-            _atomic_write(self.path, self.old)
+            atomic_write(self.path, self.old)
         elif os.path.exists(self.path):
             os.unlink(self.path)
 
@@ -407,7 +407,7 @@ class NmcliRun(object):
         pass  # profiles are not active until the next boot; the next apply rewrites them
 
 
-def _atomic_write(path, text):
+def atomic_write(path, text):
     directory = os.path.dirname(path)
     try:
         if not os.path.isdir(directory):

@@ -26,7 +26,15 @@ description:
   - The live state is recorded before anything changes. If any step fails, every step done is undone and the
     previous addresses, routes and bridge membership are restored before the module fails.
   - Check mode changes nothing and returns the steps it would take in RV(actions).
-  - The same operation as C(PUT /hypervisor/network) of the REST shim.
+  - With O(confirm_timeout), a change is commit-confirmed. Before the first step the host records its live and
+    persistent network state and arms a watchdog that outlives the module and the SSH session (a transient
+    systemd timer, or a detached process where systemd is not PID 1). The task's action plugin then drops the
+    connection, connects again and confirms the change over that new connection. If it cannot (the change cut
+    the controller off) or the deadline passed, the task fails saying the change was not confirmed, and the
+    watchdog restores the old state (live, persistence files, nmcli profiles, libvirt network) at the deadline,
+    so the host is reachable on its old path by itself. A reboot before confirmation reverts too (on systemd hosts
+    boot units restore the files before the network starts).
+  - The same operation as C(PUT /hypervisor/network) of the REST shim (C(?confirm_timeout=S) there).
 options:
   bridge:
     description:
@@ -70,7 +78,23 @@ options:
         M(vpe.hypervisor.vpe_facts) and the shim report the same network.
       - Defaults to the remembered name, else C(vpe-bridge).
     type: str
+  confirm_timeout:
+    description:
+      - Seconds within which a change must be confirmed from a new connection, else it is rolled back on the host
+        by itself. V(0) changes the host as without it (no watchdog).
+      - At most 86400. A run that changes nothing arms nothing and returns C(changed=false).
+      - While a change waits for confirmation, another change (with or without O(confirm_timeout)) fails with
+        status 409.
+    type: int
+    default: 0
+  confirm:
+    description:
+      - Internal, set by the action plugin on its second connection. The id of the pending change to confirm
+        (RV(pending.id)). With it the module confirms that change and does nothing else.
+    type: str
 notes:
+  - O(confirm_timeout) needs the action plugin of this module (used automatically) to confirm. Set it long enough
+    for one more connection and module run (with SSH over slow links, tens of seconds).
   - Run it with a way back to the host other than O(bridge_interface) the first time (a console), or run it in
     check mode first and read RV(actions). The addresses move within milliseconds and are restored on failure,
     but a DHCP client bound to the old interface must be pointed at the bridge by the host's network stack.
@@ -105,6 +129,13 @@ EXAMPLES = r'''
     bridge: br100
     bridge_interface: eth0
     persist: networkd
+
+- name: Move the only NIC under br100, rolled back by the host unless confirmed over a new connection within 120 s
+  vpe.hypervisor.vpe_network:
+    bridge: br100
+    bridge_interface: eth0
+    confirm_timeout: 120
+  register: moved
 
 - name: Use a bond instead, keeping the bridge name
   vpe.hypervisor.vpe_network:
@@ -153,6 +184,36 @@ domains:
   returned: failure with status 409
   type: list
   elements: str
+pending:
+  description:
+    - The change waiting for confirmation (O(confirm_timeout) set and something changed), as confirmed by the
+      action plugin, or as it stood when confirming failed.
+  returned: when O(confirm_timeout) is set and the task changed the host
+  type: dict
+  contains:
+    id:
+      description: The change's id.
+      type: str
+      sample: 5f0c2a9e3b7d4c11
+    status:
+      description: V(pending), V(confirmed) or V(reverted).
+      type: str
+      sample: confirmed
+    deadline:
+      description: When the watchdog reverts an unconfirmed change, host local time.
+      type: str
+      sample: "2026-12-03 09:12:44"
+    expires_in:
+      description: Seconds left until the deadline (0 once confirmed or reverted).
+      type: int
+      sample: 117
+    timeout:
+      description: The O(confirm_timeout) it was armed with.
+      type: int
+      sample: 120
+    watchdog:
+      description: How the revert was armed, V(kind=systemd) with its V(unit), or V(kind=process) with its V(pid).
+      type: dict
 status:
   description:
     - HTTP-equivalent status of a failure, the same as the REST shim answers for the same request.
@@ -176,7 +237,7 @@ rolled_back:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, network_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, network_apply, network_confirm
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import (
     common_argument_spec, context_for, fail)
@@ -191,14 +252,19 @@ def main():
         'persist': {'type': 'str', 'default': 'auto', 'choices': list(METHODS)},
         'persist_root': {'type': 'path', 'default': '/'},
         'libvirt_network': {'type': 'str'},
+        'confirm_timeout': {'type': 'int', 'default': 0},
+        'confirm': {'type': 'str'},
     })
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if module.params['confirm']:
+        confirm(module)
     desired = {'bridge': module.params['bridge'], 'bridge_interface': module.params['bridge_interface']}
     ctx = context_for(module)
     try:
         change = ctx.run(network_apply.apply, desired, check_mode=module.check_mode, force=module.params['force'],
                          persist_method=module.params['persist'], persist_root=module.params['persist_root'],
-                         libvirt_network=module.params['libvirt_network'])
+                         libvirt_network=module.params['libvirt_network'],
+                         confirm_timeout=module.params['confirm_timeout'])
     except VpeError as exc:
         fail(module, exc)
     finally:
@@ -207,9 +273,24 @@ def main():
         module.warn(warning)
     result = {'changed': change.changed, 'network': change.after, 'actions': change.actions,
               'persist': change.persist}
+    if change.pending is not None:
+        result['pending'] = change.pending
     if module._diff:
         result['diff'] = {'before': change.before, 'after': change.after}
     module.exit_json(**result)
+
+
+def confirm(module):
+    """The second, confirming run: no libvirt needed, only the pending record."""
+    ctx = context_for(module)
+    try:
+        if module.check_mode:
+            module.exit_json(changed=False, pending=network_confirm.current(ctx, reconcile=False))
+        module.exit_json(changed=True, pending=network_confirm.confirm(ctx, module.params['confirm']))
+    except VpeError as exc:
+        fail(module, exc)
+    finally:
+        ctx.close()
 
 
 if __name__ == '__main__':
