@@ -39,6 +39,8 @@ def _program_source():
     # Through the module's loader, so this works from an Ansible module's zip too.
     loader = getattr(quota_hook_program, '__loader__', None)
     source = loader.get_source(quota_hook_program.__name__) if loader is not None else None
+    if isinstance(source, bytes):  # Ansible's collection loader hands out bytes
+        source = source.decode('utf-8')
     if not source:
         with open(quota_hook_program.__file__) as handle:
             source = handle.read()
