@@ -107,7 +107,7 @@ groups:
 keyed_groups:
   - key: vpe_network.bridge
     prefix: bridge
-  - key: vpe_quota.enforce | default('off')
+  - key: vpe_quota.enforce          # enforce_off, enforce_running, enforce_defined
     prefix: enforce
 
 # Keep the answers for 60 seconds between runs
