@@ -171,10 +171,16 @@ def read_host(hostvars, index):
     host.mem_free = host.mem_total - usages['memory_used_mb']
     for pool in pools or ():
         if isinstance(pool, Mapping) and isinstance(pool.get('name'), str):
-            max_gb = pool.get('max_gb')
-            # a pool defined outside the collection has no max_gb: no limit to check
-            host.pools[pool['name']] = None if max_gb is None else max_gb - (pool.get('used_gb') or 0)
+            max_gb, used_gb = pool.get('max_gb'), pool.get('used_gb') or 0
+            if max_gb is None:  # a pool defined outside the collection: no limit to check
+                host.pools[pool['name']] = None
+            elif _is_number(max_gb) and _is_number(used_gb):
+                host.pools[pool['name']] = max_gb - used_gb
     return host
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def read_hosts(hosts):
