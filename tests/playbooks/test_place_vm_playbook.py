@@ -1,4 +1,4 @@
-"""playbooks/place-vm.yml with playbooks' own inventory plugin, as a user
+"""playbooks/place_vm.yml with playbooks' own inventory plugin, as a user
 runs it: the host is chosen from the shims, the VM is defined there with
 community.libvirt.virt, and the host's usages are shown afterwards.
 
@@ -23,7 +23,7 @@ from inventory_helpers import driver_node, write_config
 
 pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd]
 
-PLAYBOOK = vpetest.REPO / 'playbooks' / 'place-vm.yml'
+PLAYBOOK = vpetest.REPO / 'playbooks' / 'place_vm.yml'
 VM = vpetest.PREFIX + 'inv-place'
 PEER = vpetest.REPO / 'bench' / 'out' / '.venv-peer'
 
