@@ -149,7 +149,7 @@ def write_readme(section):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--delay', type=float, default=0.3, help='seconds each stand-in waits per request')
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--no-readme', action='store_true')
@@ -159,6 +159,7 @@ def main():
     rows = bench(args.delay, args.runs)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({'delay': args.delay, 'rows': rows, 'load_before': load}, indent=1))
+
     def row(size, how):
         return [r for r in rows if r['shims'] == size and r['delay_ms'] == int(args.delay * 1000)
                 and r['how'].startswith(how)][0]

@@ -8,9 +8,9 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: placement
 short_description: Choose the hypervisor for a new VM, within its quota
-version_added: 0.1.0
+version_added: 0.2.0
 author:
-  - vpe.hypervisor contributors
+  - vpe.hypervisor developers (@vpe-hypervisor)
 description:
   - Takes the host variables of the hypervisors, as the P(vpe.hypervisor.shim#inventory) inventory
     sets them (C(vpe_usages), C(vpe_pools)), or as C(vpe.hypervisor.vpe_facts) gathers them

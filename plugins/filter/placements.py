@@ -8,9 +8,9 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: placements
 short_description: Choose hypervisors for several new VMs, one after another
-version_added: 0.1.0
+version_added: 0.2.0
 author:
-  - vpe.hypervisor contributors
+  - vpe.hypervisor developers (@vpe-hypervisor)
 description:
   - Places each VM of O(vms) in order, with the rules of P(vpe.hypervisor.placement#filter), each
     placement counting the VMs placed before it (their vCPUs, memory and disk are taken from the

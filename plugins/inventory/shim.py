@@ -8,7 +8,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: shim
 short_description: Hypervisors, their usages, quota and storage, from the vpe.hypervisor shims
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Builds an inventory from the REST shims of a fleet of hypervisors (see the collection's
     C(api_shim) role). Each shim is asked for its usages, quota, volume pools, image store and
@@ -25,7 +25,7 @@ description:
     and MiB left under the quota (negative when the host is overcommitted); C(vpe_shim_url)."
   - Choose a host for a new VM from these variables with the P(vpe.hypervisor.placement#filter) filter.
 author:
-  - vpe.hypervisor contributors
+  - vpe.hypervisor developers (@vpe-hypervisor)
 extends_documentation_fragment:
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache

@@ -22,6 +22,7 @@ inventory name, alphabetically first, for both strategies.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import math
 from collections.abc import Mapping
 from fractions import Fraction
 
@@ -49,7 +50,7 @@ def _number(value, field):
             value = float(value)
         except ValueError:
             pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise PlacementError('%s must be a number >= 0, got %r' % (field, value))
     return value
 

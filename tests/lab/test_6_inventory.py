@@ -27,6 +27,12 @@ def lab_env():
     return env
 
 
+def share(usages):
+    """Share of the quota left on the scarcer resource after a 1 vCPU, 64 MiB VM."""
+    return min((usages['cpu_total'] - usages['cpu_used'] - 1) / usages['cpu_total'],
+               (usages['memory_total_mb'] - usages['memory_used_mb'] - 64) / usages['memory_total_mb'])
+
+
 def unwrap(value):
     if isinstance(value, dict):
         if set(value) == {'__ansible_unsafe'}:
@@ -100,9 +106,6 @@ def test_placement_picks_the_lab_host_with_the_most_room(fleet_config):
 ''' % out)
         lab.in_ns([venv_bin('ansible-playbook'), '-i', fleet_config, playbook], env=lab_env(), timeout=300)
         result = json.load(open(out))
-    # the same rule by hand: the largest share of the quota left on the scarcer resource, then the name
-    def share(usages):
-        return min((usages['cpu_total'] - usages['cpu_used'] - 1) / usages['cpu_total'],
-                   (usages['memory_total_mb'] - usages['memory_used_mb'] - 64) / usages['memory_total_mb'])
+    # the same rule by hand: the largest share of the quota left on the scarcer resource
     best = max(share(u) for u in result['free'].values())
     assert share(result['free'][result['host']]) == best
