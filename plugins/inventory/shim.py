@@ -43,6 +43,7 @@ options:
         fleets where each shim has its own token (the C(api_shim) role generates one per host
         unless C(api_shim_tokens) is given).
       - Two entries may not have the same name; name them when several shims share a host.
+      - A C(token) in an entry is used as written (it is not templated); prefer C(token_file) there.
     type: list
     elements: raw
     required: true
@@ -120,6 +121,8 @@ keyed_groups:
 # cache_timeout: 60
 '''
 
+import ssl
+
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
@@ -182,8 +185,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError('vpe.hypervisor.shim: concurrency must be >= 1, got %d' % concurrency)
         if timeout <= 0:
             raise AnsibleParserError('vpe.hypervisor.shim: timeout must be > 0 seconds, got %s' % timeout)
-        fetcher = Fetcher(timeout=timeout, validate_certs=self.get_option('validate_certs'),
-                          ca_path=self.get_option('ca_path'), concurrency=concurrency)
+        ca_path = self.get_option('ca_path')
+        try:
+            fetcher = Fetcher(timeout=timeout, validate_certs=self.get_option('validate_certs'),
+                              ca_path=ca_path, concurrency=concurrency)
+        except (OSError, ssl.SSLError) as exc:
+            raise AnsibleParserError('vpe.hypervisor.shim: ca_path %s cannot be used: %s' % (ca_path, exc))
         return fetcher.fetch_all(targets)
 
     def _populate(self, results):

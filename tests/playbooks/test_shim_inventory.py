@@ -121,6 +121,8 @@ def test_the_cache_serves_the_last_answers_and_holds_no_token(tmp_path):
     (['http://hv1:8470'], {'token': None}, 'vpe.hypervisor.shim: hosts[0] (hv1) has no token'),
     (['http://hv1:8470'], {'concurrency': 0}, 'vpe.hypervisor.shim: concurrency must be >= 1, got 0'),
     (['http://hv1:8470'], {'timeout': 0}, 'vpe.hypervisor.shim: timeout must be > 0 seconds, got 0'),
+    (['https://hv1:8470'], {'ca_path': '/nonexistent/ca.pem'},
+     'vpe.hypervisor.shim: ca_path /nonexistent/ca.pem cannot be used: [Errno 2] No such file or directory'),
 ])
 def test_a_bad_config_fails_naming_the_field(tmp_path, hosts, options, words):
     options = dict({'token': TOKEN}, **options)
