@@ -79,7 +79,7 @@ def test_the_inventory_holds_what_each_shim_answers(fleet, tmp_path):
     assert hv['hv-a']['vpe_usages'] == {'instances': 2, 'cpu_used': 6, 'cpu_total': 16,
                                         'memory_used_mb': 10240, 'memory_total_mb': 32768}
     assert hv['hv-a']['vpe_free'] == {'cpu': 10, 'memory_mb': 22528}
-    assert hv['hv-b']['vpe_quota'] == {'cpu_max': 4, 'memory_max_mb': 8192}
+    assert hv['hv-b']['vpe_quota'] == {'cpu_max': 4, 'memory_max_mb': 8192, 'enforce': 'off', 'enforced': False}
     assert hv['hv-b']['vpe_free'] == {'cpu': 3, 'memory_mb': 7168}
     assert [(p['name'], p['max_gb'], p['used_gb']) for p in hv['hv-b']['vpe_pools']] == [('fast', 50, 0.0)]
     assert hv['hv-c']['vpe_free'] == {'cpu': 24, 'memory_mb': 65536}
@@ -90,7 +90,7 @@ def test_the_inventory_holds_what_each_shim_answers(fleet, tmp_path):
             assert hv[name][var] == shim.request('GET', '/hypervisor/' + path, token='read').json()[path]
         assert hv[name]['vpe_shim_url'] == shim.url
     real = hv['hv-real']
-    assert real['vpe_quota'] == {'cpu_max': 1, 'memory_max_mb': 1}
+    assert real['vpe_quota'] == {'cpu_max': 1, 'memory_max_mb': 1, 'enforce': 'off', 'enforced': False}
     assert real['vpe_free'] == {'cpu': 1 - real['vpe_usages']['cpu_used'],
                                 'memory_mb': 1 - real['vpe_usages']['memory_used_mb']}
     assert hv['hv-dead']['vpe_error'].startswith('GET /hypervisor/usages: cannot connect: [Errno 111] Connection refused')
