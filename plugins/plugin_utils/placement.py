@@ -78,8 +78,10 @@ def check_vm(vcpus, memory_mb, pool=None, disk_gb=0, prefix=''):
 
 def describe(vm):
     text = '%d vCPU%s and %d MiB' % (vm['vcpus'], '' if vm['vcpus'] == 1 else 's', vm['memory_mb'])
-    if vm['pool'] is not None:
+    if vm['pool'] is not None and vm['disk_gb']:
         text += ' (%s GiB in pool %s)' % (_gb(vm['disk_gb']), vm['pool'])
+    elif vm['pool'] is not None:
+        text += ' (on pool %s)' % vm['pool']
     return text
 
 

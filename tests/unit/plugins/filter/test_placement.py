@@ -79,6 +79,8 @@ def test_pool_room_is_checked_and_a_pool_without_max_gb_has_no_limit():
     assert placement(hosts, 1, 1024, pool='fast', disk_gb=10, strategy='pack') == 'hv4'
     assert placement(hosts, 1, 1024, pool='fast', disk_gb=4.5) == 'hv1'
     assert placement(hosts, 1, 1024, pool='slow') == 'hv3'  # disk_gb 0: the pool must exist
+    assert 'no host has room for 1 vCPU and 1024 MiB (on pool none): hv1: no pool none (it has: fast)' in \
+        refusal(lambda: placement(hosts, 1, 1024, pool='none'))
 
 
 def test_unreachable_hosts_are_never_chosen():
