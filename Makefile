@@ -18,7 +18,7 @@ MATRIX ?= optional
 .PHONY: help system venv link libvirtd test check unit integration playbooks api ui reliability roles \
         fuzz-long reliability-doc sanity compat docs changelog lint units-installed release-check \
         matrix matrix-2.20 matrix-2.21 lock demo demo-clean clean bench bench-short bench-metrics \
-        bench-pools bench-peer-venv bench-tools
+        bench-pools bench-inventory bench-peer-venv bench-tools
 
 help:
 	@echo "make demo          set up and start a shim on this host's libvirt, show it answering"
@@ -41,7 +41,7 @@ help:
 	@echo "  venv link libvirtd   the dev venv, the collection link, a running libvirtd"
 	@echo "  lock             re-resolve requirements/*.txt and rewrite the requirements/*.lock pins"
 	@echo "  fuzz-long        schemathesis with a large budget; reliability-doc renders docs/reliability.md"
-	@echo "  bench bench-short bench-metrics bench-pools   benchmarks (bench/README.md); not part of make test"
+	@echo "  bench bench-short bench-metrics bench-pools bench-inventory   benchmarks (bench/README.md); not part of make test"
 	@echo "  demo-clean clean"
 
 system:
@@ -116,9 +116,14 @@ sanity: venv
 compat: venv
 	$(VENV)/bin/vermin -q -t=3.8- --violations --no-tips plugins/
 
+# ansible-doc exits 1 on broken docs (and 0 for a plugin it cannot find: the
+# names come from the tree, so each one exists).
 docs: venv link
 	@for m in $$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \
-	  $(VENV)/bin/ansible-doc vpe.hypervisor.$$m >/dev/null || exit 1; done; echo "ansible-doc renders every module"
+	  $(VENV)/bin/ansible-doc vpe.hypervisor.$$m >/dev/null || exit 1; done; \
+	for t in inventory filter; do for p in $$(ls plugins/$$t/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \
+	  $(VENV)/bin/ansible-doc -t $$t vpe.hypervisor.$$p >/dev/null || exit 1; done; done; \
+	echo "ansible-doc renders every module, inventory and filter plugin"
 
 changelog: venv
 	$(VENV)/bin/antsibull-changelog lint
@@ -164,6 +169,10 @@ demo-clean:
 # Not part of `make test`: query time per range on a 62-day store, collector CPU, store size.
 bench-metrics: venv link libvirtd
 	$(PY) bench/metrics/bench_metrics.py
+
+# Not part of make test: inventory build time over 8, 32 and 128 stand-in shims (bench/README.md).
+bench-inventory: venv link
+	$(PY) bench/inventory/bench_inventory.py
 
 # 20 pools x 500 volumes: GET /hypervisor/pools and vpe_facts against du -s and
 # community.libvirt's virt_pool (peer venv bench/out/.venv-peer); writes bench/README.md.

@@ -8,7 +8,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: placement
 short_description: Choose the hypervisor for a new VM, within its quota
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - vpe.hypervisor developers (@vpe-hypervisor)
 description:

@@ -8,7 +8,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: placements
 short_description: Choose hypervisors for several new VMs, one after another
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - vpe.hypervisor developers (@vpe-hypervisor)
 description:

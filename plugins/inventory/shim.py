@@ -8,7 +8,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: shim
 short_description: Hypervisors, their usages, quota and storage, from the vpe.hypervisor shims
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Builds an inventory from the REST shims of a fleet of hypervisors (see the collection's
     C(api_shim) role). Each shim is asked for its usages, quota, volume pools, image store and
