@@ -16,7 +16,7 @@ export PATH="$RVENV/bin:$PATH"
 ansible-galaxy collection build --output-path "$WORK" "$REPO" >/dev/null
 TARBALL=$(echo "$WORK"/vpe-hypervisor-*.tar.gz)
 
-junk=$(tar -tzf "$TARBALL" | grep -E '(^|/)(demo|\.[^/]+|__pycache__|output|bench|lab|scripts)(/|$)|\.pyc$|tokens' || true)
+junk=$(tar -tzf "$TARBALL" | grep -E '(^|/)(demo|\.[^/]+|__pycache__|output|bench|lab|scripts)(/|$)|\.pyc$|(^|/)tokens(\.initial)?$|\.(key|pem)$' || true)
 if [ -n "$junk" ]; then
     echo "the tarball holds working-tree files:" >&2; echo "$junk" >&2; exit 1
 fi
