@@ -35,7 +35,7 @@ libvirtd:
 	scripts/ensure-libvirtd.sh
 
 test: venv link libvirtd sanity compat docs changelog lint
-	VPE_TEST_CLEANUP=1 $(PY) -m pytest -p no:cacheprovider tests
+	VPE_TEST_CLEANUP=1 $(PY) -m pytest -p no:cacheprovider --ignore=tests/lab tests
 
 unit: venv link
 	$(PY) -m pytest tests/unit
@@ -127,3 +127,6 @@ bench-short: venv link libvirtd bench-peer-venv bench-tools
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .sanity .pytest_cache tests/output
+
+# The VM lab: make lab, lab-test, lab-down, lab-ci (lab/lab.mk).
+include lab/lab.mk
