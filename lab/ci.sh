@@ -2,7 +2,7 @@
 # `make lab-ci`: lab up (boot retried once on a boot timeout, never on a
 # failed test), the lab tier, and lab-down whatever happened.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 trap 'lab/down.sh' EXIT
 s=$(date +%s)
 lab/up.sh --retry-boot || exit $?

@@ -4,7 +4,7 @@
 # Nothing of the lab outlives this: no qemu process, no netns, no tap, no mount
 # (the lab mounts nothing: the image is made with mkfs.ext4 -d).
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 . ./lab.conf
 OUT=$PWD/out
 NS=$LAB_NETNS

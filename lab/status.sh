@@ -1,6 +1,6 @@
 #!/bin/bash
 # Exit 0 when every lab VM's QEMU runs (by its pidfile) and the namespace exists.
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 . ./lab.conf
 OUT=$PWD/out
 [ -f "$OUT/netns" ] && ip netns list | grep -qw "^$(cat "$OUT/netns")" || { echo "lab: no namespace"; exit 1; }
