@@ -49,7 +49,7 @@ def in_ns(argv, timeout=120, check=True, **kwargs):
 
 def ssh_argv(host):
     group = inventory()['all']['vars']
-    return ['ssh', '-i', group['ansible_ssh_private_key_file'], '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10',
+    return ['ssh', '-i', group['ansible_ssh_private_key_file'], '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30',
             '-o', 'UserKnownHostsFile=%s' % os.path.join(OUT, 'ssh', 'known_hosts'),
             '-o', 'StrictHostKeyChecking=accept-new',
             '%s@%s' % (group['ansible_user'], hosts()[host]['ansible_host'])]

@@ -11,7 +11,8 @@ import labtier as lab
 STACK_FILES = {  # what the host's own stack persisted the bridge with
     'networkd': 'test -f /etc/systemd/network/10-vpe-bridge.netdev && test -f /etc/systemd/network/10-vpe-bridge-port.network',
     'ifupdown': 'grep -q "bridge_ports ens3" /etc/network/interfaces.d/vpe-bridge',
-    'nm': 'nmcli -t -f NAME,TYPE connection show | grep -qx "vpe-bridge:bridge"',
+    'nm': 'test -f /etc/NetworkManager/system-connections/vpe-bridge.nmconnection'
+          ' && test -f /etc/NetworkManager/system-connections/vpe-bridge-port.nmconnection',
 }
 
 
@@ -45,12 +46,13 @@ def test_nic_in_br100_with_the_ssh_address_and_the_session_survived(host):
     default = json.loads(lab.ssh(host, 'ip -j -4 route show default'))
     assert [r['dev'] for r in default] == ['br100']
     # the stack that persisted it is the host's own
-    assert lab.ssh(host, STACK_FILES[hv['lab_network_stack']] + ' && echo ok', check=False).strip() == 'ok'
+    assert lab.ssh(host, '{ %s; } && echo ok || echo missing' % STACK_FILES[hv['lab_network_stack']]).strip() == 'ok'
     # the SSH session opened before `make lab`'s converge (lab/converge.sh) outlived it, printing all along
     assert lab.read('watch/%s.alive' % host).strip() == 'yes'
     lines = [line.split() for line in lab.read('watch/%s.log' % host).splitlines() if line.strip()]
     stamps = [int(t) for t, _n in lines]
-    assert len(stamps) > 10 and all(n == '1' for _t, n in lines)   # the address was there at every tick
+    # the address was there at every tick (on both NICs for a moment while it moved)
+    assert len(stamps) > 10 and all(int(n) >= 1 for _t, n in lines)
 
 
 def test_second_site_run_changes_nothing():
