@@ -79,7 +79,7 @@ def inventory(out, conf, toks):
                                       '-/etc/NetworkManager/system-connections', '/var/lib/vpe-images',
                                       '/var/lib/vpe-pools'],
     }
-    names = dict((name, None) for name, _, _ in conf['vms'])
+    names = dict((vm[0], None) for vm in conf['vms'])
     return {'all': {'vars': group_vars, 'children': {
         'hypervisors': {'hosts': hosts},
         'shim': {'hosts': names}}}}

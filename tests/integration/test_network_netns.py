@@ -294,11 +294,12 @@ def test_networkmanager_style_noprefixroute_address_moves_with_its_prefix_route(
     # moved address on the bridge, so the gateway was unreachable there (found
     # by the VM lab on a NetworkManager host: "Nexthop has invalid gateway").
     addr = nh.HOST_V4
-    net = '.'.join(addr.split('/')[0].split('.')[:3]) + '.0/24'
+    local = addr.split('/', maxsplit=1)[0]
+    net = '.'.join(local.split('.')[:3]) + '.0/24'
     nh.ip('-4', 'route', 'del', 'default', ns=topo.host)
     nh.ip('addr', 'del', addr, 'dev', 'eth0', ns=topo.host)
     nh.ip('addr', 'add', addr, 'dev', 'eth0', 'noprefixroute', ns=topo.host)
-    nh.ip('route', 'add', net, 'dev', 'eth0', 'proto', 'kernel', 'scope', 'link', 'src', addr.split('/')[0],
+    nh.ip('route', 'add', net, 'dev', 'eth0', 'proto', 'kernel', 'scope', 'link', 'src', local,
           'metric', '100', ns=topo.host)
     nh.ip('route', 'add', 'default', 'via', nh.PEER_V4, 'dev', 'eth0', 'proto', 'static', 'metric', '100',
           ns=topo.host)

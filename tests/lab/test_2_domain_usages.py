@@ -27,9 +27,10 @@ def test_virsh_defined_domain_shows_in_that_hosts_usages():
     lab.sudo('hv1', "cat >/tmp/%s.xml <<'EOT'\n%sEOT\nvirsh -q -c qemu:///system define /tmp/%s.xml"
              % (name, DOMAIN_XML.format(name=name), name))
     try:
-        after = lab.wait_until('usages of hv1 count %s' % name,
-                               lambda: (lambda u: u if u['instances'] == before['hv1']['instances'] + 1 else None)(
-                                   usages('hv1')), timeout=60)
+        def counted():
+            now = usages('hv1')
+            return now if now['instances'] == before['hv1']['instances'] + 1 else None
+        after = lab.wait_until('usages of hv1 count %s' % name, counted, timeout=60)
         assert after['cpu_used'] == before['hv1']['cpu_used'] + 2
         assert after['memory_used_mb'] == before['hv1']['memory_used_mb'] + 256
         for other in ('hv2', 'hv3'):

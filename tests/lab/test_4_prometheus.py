@@ -62,10 +62,12 @@ def query(expr):
 
 def test_prometheus_scrapes_every_shim_and_promql_returns_each_hosts_usages(prometheus):
     targets = set(prometheus)
-    up = lab.wait_until('all three shims up in Prometheus',
-                        lambda: (lambda r: r if r and set(s['metric']['instance'] for s in r
-                                                          if s['value'][1] == '1') == targets else None)(query('up')),
-                        timeout=240, interval=5)
+
+    def all_up():
+        result = query('up')
+        return result if result and set(s['metric']['instance'] for s in result
+                                        if s['value'][1] == '1') == targets else None
+    up = lab.wait_until('all three shims up in Prometheus', all_up, timeout=240, interval=5)
     assert len(up) == 3
     for metric in ('vpe_usages_cpu_total', 'vpe_usages_memory_total_bytes', 'vpe_usages_instances'):
         result = lab.wait_until(metric, lambda metric=metric: query(metric), timeout=60, interval=5)
