@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Boot the lab: namespace, bridge, taps, one qcow2 overlay per VM over the
 # cached base image, QEMU under TCG (no usable KVM here), then wait for sshd.
 # Usage: lab/boot.sh IMAGE_DIR. Exit 3 on a boot timeout (lab-ci retries that).

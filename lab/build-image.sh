@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build (or reuse) the lab's Debian 12 hypervisor image with mmdebstrap.
 # The cache is keyed by a hash of the build inputs (this script, image/*), so an
 # unchanged lab reuses lab/cache/<key>/ and `make lab-down` (lab/out only)

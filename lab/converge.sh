@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Converge the lab with playbooks/site.yml from the BUILT AND INSTALLED
 # collection (ansible-galaxy collection build + install into lab/out/collections;
 # nothing of the checkout is on the collection path), over SSH as the lab user
@@ -37,12 +37,14 @@ declare -A WATCH
 for vm in "${LAB_VMS[@]}"; do
   read -r name _ octet <<<"$vm"
   rm -f "$OUT/watch/$name.alive"
+  # shellcheck disable=SC2016  # $(...) runs on the VM
   ip netns exec "$LAB_NETNS" ssh -n -i "$OUT/ssh/id_ed25519" -o BatchMode=yes -o ServerAliveInterval=5 \
     -o ServerAliveCountMax=6 -o UserKnownHostsFile="$OUT/ssh/known_hosts" -o StrictHostKeyChecking=accept-new \
     "$LAB_USER@$LAB_NET.$octet" 'while sleep 2; do echo "$(date +%s) $(ip -o -4 addr show | grep -c '"$LAB_NET.$octet"')"; done' \
     >"$OUT/watch/$name.log" 2>&1 &
   WATCH[$name]=$!
 done
+# shellcheck disable=SC2317  # run by the EXIT trap
 stop_watch() {
   for name in "${!WATCH[@]}"; do
     if kill -0 "${WATCH[$name]}" 2>/dev/null; then echo yes >"$OUT/watch/$name.alive"; else echo no >"$OUT/watch/$name.alive"; fi

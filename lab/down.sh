@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Tear the lab down: every VM (by its pidfile), its taps, bridge and namespace,
 # and everything under lab/out. The image cache (lab/cache) stays.
 # Nothing of the lab outlives this: no qemu process, no netns, no tap, no mount

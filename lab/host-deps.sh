@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The host side of the lab, from Debian's packages (a fresh machine has none of it):
 #   mmdebstrap     builds the image          e2fsprogs  mkfs.ext4 -d
 #   qemu-system-x86 qemu-utils  runs the VMs, makes their overlays

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The lab's CA and one server certificate per VM (SAN: its name and lab
 # address), so the shims listen on the lab network with TLS that the
 # controller side verifies (curl --cacert, Prometheus tls_config.ca_file).

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # `make lab`: image (built or reused), 3 VMs booted, converged with site.yml
 # from the installed collection tarball; the VMs stay up. Times each part into
 # lab/out/timings.json. With --retry-boot (lab-ci), a boot timeout (boot.sh
