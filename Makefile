@@ -42,6 +42,7 @@ help:
 	@echo "  lock             re-resolve requirements/*.txt and rewrite the requirements/*.lock pins"
 	@echo "  fuzz-long        schemathesis with a large budget; reliability-doc renders docs/reliability.md"
 	@echo "  bench bench-short bench-metrics bench-pools bench-inventory   benchmarks (bench/README.md); not part of make test"
+	@echo "  lab lab-test lab-down lab-ci lab-status lab-bench   the VM lab: 3 Debian VMs under systemd over SSH (lab/README.md)"
 	@echo "  demo-clean clean"
 
 system:
@@ -206,3 +207,6 @@ bench-short: venv link libvirtd bench-peer-venv bench-tools
 
 clean:
 	rm -rf $(VENV) .venv-release .venv-2.20 .venv-2.21 $(COLLECTIONS) .sanity .pytest_cache tests/output
+
+# The VM lab: make lab, lab-test, lab-down, lab-ci, lab-bench (lab/lab.mk, lab/README.md).
+include lab/lab.mk

@@ -12,6 +12,7 @@ namespaces they make, with no special code path.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import json
 import os
 import shutil
@@ -152,10 +153,21 @@ class LiveState(object):
         return list(self.addresses.get(dev, []))
 
     def movable_routes(self, dev):
-        """Routes through `dev` that would be lost with its addresses: default and static ones."""
-        return [r for r in self.routes
-                if r.get('dev') == dev and r.get('protocol') not in SKIP_PROTOCOLS
-                and r.get('type', 'unicast') == 'unicast']
+        """Routes through `dev` that would be lost with its addresses: default and static ones, and
+        the prefix routes of its `noprefixroute` addresses (NetworkManager adds those itself, as
+        proto kernel with a metric: the kernel makes none for such an address on the bridge, and a
+        gateway without its prefix route is unreachable). Link routes come first for the same reason."""
+        own = set(prefix_of(a) for a in self.global_addresses(dev) if a.get('noprefixroute'))
+        routes = [r for r in self.routes
+                  if r.get('dev') == dev and r.get('type', 'unicast') == 'unicast'
+                  and (r.get('protocol') not in SKIP_PROTOCOLS
+                       or (r.get('protocol') == 'kernel' and r.get('dst') in own))]
+        return sorted(routes, key=lambda r: 1 if r.get('gateway') else 0)
+
+
+def prefix_of(addr):
+    """'198.51.100.0/24' for 198.51.100.7/24: the dst of the address's prefix route."""
+    return ipaddress.ip_interface(u'%s/%s' % (addr['local'], addr['prefixlen'])).network.with_prefixlen
 
 
 def describe_address(addr):

@@ -286,3 +286,28 @@ def test_a_vm_tap_in_use_is_refused_as_port(system_ctx, rootveth):
     finally:
         vpetest.remove_domain(conn, domname)
         conn.close()
+
+
+def test_networkmanager_style_noprefixroute_address_moves_with_its_prefix_route(system_ctx, topo, netname, tmp_path):
+    # NetworkManager adds its addresses with noprefixroute and the prefix route
+    # itself (proto kernel, metric 100): the kernel makes no prefix route for the
+    # moved address on the bridge, so the gateway was unreachable there (found
+    # by the VM lab on a NetworkManager host: "Nexthop has invalid gateway").
+    addr = nh.HOST_V4
+    local = addr.split('/', maxsplit=1)[0]
+    net = '.'.join(local.split('.')[:3]) + '.0/24'
+    nh.ip('-4', 'route', 'del', 'default', ns=topo.host)
+    nh.ip('addr', 'del', addr, 'dev', 'eth0', ns=topo.host)
+    nh.ip('addr', 'add', addr, 'dev', 'eth0', 'noprefixroute', ns=topo.host)
+    nh.ip('route', 'add', net, 'dev', 'eth0', 'proto', 'kernel', 'scope', 'link', 'src', local,
+          'metric', '100', ns=topo.host)
+    nh.ip('route', 'add', 'default', 'via', nh.PEER_V4, 'dev', 'eth0', 'proto', 'static', 'metric', '100',
+          ns=topo.host)
+    assert topo.ping()
+    result = apply(system_ctx, topo, netname, persist_method='networkd', persist_root=str(tmp_path))
+    assert result.changed is True
+    assert topo.addresses('br100') == sorted([nh.HOST_V4, nh.HOST_V6])
+    assert (nh.PEER_V4, 'br100') in topo.default_routes()
+    assert topo.ping(nh.PEER_V4)
+    routes = nh.ip('-4', 'route', 'show', net, ns=topo.host).stdout
+    assert 'dev br100' in routes and 'dev eth0' not in routes
