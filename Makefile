@@ -155,7 +155,7 @@ matrix-2.20 matrix-2.21: matrix-%: link libvirtd
 	  if [ "$(MATRIX)" = required ]; then echo "ansible-core $*: its Python is missing" >&2; exit 1; fi; \
 	  echo "SKIP matrix-$*: no Python $(if $(filter 2.20,$*),3.12,3.13) here (pyenv install it, or MATRIX=required to fail)"; exit 0; fi; \
 	$(MAKE) --no-print-directory .venv-$*/.installed && \
-	.venv-$*/bin/python -m pytest -p no:cacheprovider -q tests/unit tests/playbooks
+	VPE_TEST_CLEANUP=1 .venv-$*/bin/python -m pytest -p no:cacheprovider -q tests/unit tests/playbooks
 
 # Re-resolve every requirements/NAME.txt in a scratch venv and write requirements/NAME.lock.
 lock:
