@@ -196,6 +196,7 @@ class NsShim(vpetest.Shim):
         self.token_file, self.admin_token, self.read_token = vpetest.write_token_file(self.workdir)
         self.port = 8470
         self.url = 'http://127.0.0.1:%d' % self.port
+        self.verify = True  # plain HTTP, as vpetest.Shim's default
         self.log = open(self.workdir / 'shim.log', 'w+')
         full_env = vpetest.shim_env()
         full_env.update(env or {})
