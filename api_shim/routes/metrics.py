@@ -13,7 +13,9 @@ their services. When libvirt does not answer, the scrape still succeeds with
 GET /hypervisor/metrics answers are kept serialised per (q, step) while the
 store's files are unchanged and the 5-minute bucket is the same (every point
 of a range starts on one): the collector writes once a minute, and a month
-at 16 connections otherwise recomputed 360 points per request.
+at 16 connections otherwise recomputed 360 points per request. /metrics
+keeps its newest point the same way and its text while what it exports is
+unchanged.
 """
 
 import os
@@ -24,7 +26,7 @@ import bottle
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from ansible_collections.vpe.hypervisor.api_shim.http import body_response, query_params, serialised
+from ansible_collections.vpe.hypervisor.api_shim.http import body_response, dumps, query_params, serialised
 from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, metrics, metrics_query, pools, quota, usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Unavailable
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import BUCKET, db_path
@@ -59,14 +61,28 @@ def _gauge(name, doc, value, labels=None):
     return family
 
 
-class ScrapeCollector(object):
-    """Everything one scrape exports, read when the registry collects."""
+def scrape_inputs(ctx, cache=None):
+    """What a scrape exports: the newest point and the services' reads (None: libvirt did not answer)."""
+    state_dir = ctx.store.state_dir
+    if cache is None:
+        point = metrics.latest_point(state_dir)
+    else:
+        point = cache.get(('latest',), lambda: metrics.latest_point(state_dir))
+    try:
+        reads = (ctx.run(usage.read), ctx.run(quota.read), ctx.run(pools.read), ctx.run(image_pool.read))
+    except Unavailable:
+        reads = None
+    return point, reads
 
-    def __init__(self, ctx):
-        self.ctx = ctx
+
+class ScrapeCollector(object):
+    """Everything one scrape exports, from scrape_inputs()."""
+
+    def __init__(self, inputs):
+        self.point, self.reads = inputs
 
     def collect(self):
-        start, values = metrics.latest_point(self.ctx.store.state_dir)
+        start, values = self.point
         if start is not None:
             yield _gauge('vpe_host_metrics_point_start_seconds',
                          'Start (Unix time) of the 5-minute point the vpe_host_* gauges describe', start)
@@ -76,14 +92,9 @@ class ScrapeCollector(object):
         yield from self._libvirt_families()
 
     def _libvirt_families(self):
-        ctx = self.ctx
-        try:
-            used = ctx.run(usage.read)
-            limits = ctx.run(quota.read)
-            listed = ctx.run(pools.read)
-            image = ctx.run(image_pool.read)
-        except Unavailable:
+        if self.reads is None:
             return [_gauge('vpe_libvirt_up', 'Whether libvirt answered this scrape', 0)]
+        used, limits, listed, image = self.reads
         out = [
             _gauge('vpe_libvirt_up', 'Whether libvirt answered this scrape', 1),
             _gauge('vpe_usages_instances', 'Domains defined on the host, any state', used['instances']),
@@ -115,11 +126,23 @@ class ScrapeCollector(object):
         return out
 
 
-def prometheus_text(ctx):
-    """The Prometheus exposition of this host, from a registry made for this call."""
+def prometheus_text(ctx, cache=None):
+    """The Prometheus exposition of this host, from a registry made for this call.
+
+    With a `cache` (the shim's), the text of the last scrape is sent again when
+    its inputs are the same: rendering 60 samples costs more than reading them.
+    """
+    inputs = scrape_inputs(ctx, cache)
+    key = dumps(inputs) if cache is not None else None
+    kept = cache.scrape if cache is not None else None
+    if kept is not None and kept[0] == key:
+        return kept[1]
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapeCollector(ctx))
-    return generate_latest(registry)
+    registry.register(ScrapeCollector(inputs))
+    text = generate_latest(registry)
+    if cache is not None:
+        cache.scrape = (key, text)
+    return text
 
 
 class AnswerCache(object):
@@ -139,6 +162,7 @@ class AnswerCache(object):
         self.answers = {}
         self.checked = None
         self.files = None
+        self.scrape = None  # (inputs, text) of the last GET /metrics
 
     def _files(self):
         mono = time.monotonic()
@@ -189,5 +213,5 @@ def register(shim):
     @shim.route('/metrics', 'GET', 'read')
     def prometheus():
         query_params(())
-        return bottle.HTTPResponse(body=prometheus_text(ctx), status=200,
+        return bottle.HTTPResponse(body=prometheus_text(ctx, cache), status=200,
                                    headers={'Content-Type': CONTENT_TYPE, 'Cache-Control': 'no-store'})
