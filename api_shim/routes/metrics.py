@@ -26,7 +26,7 @@ import bottle
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from ansible_collections.vpe.hypervisor.api_shim.http import body_response, dumps, query_params, serialised
+from ansible_collections.vpe.hypervisor.api_shim.http import body_response, query_params, serialised
 from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, metrics, metrics_query, pools, quota, usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Unavailable
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import BUCKET, db_path
@@ -133,15 +133,14 @@ def prometheus_text(ctx, cache=None):
     its inputs are the same: rendering 60 samples costs more than reading them.
     """
     inputs = scrape_inputs(ctx, cache)
-    key = dumps(inputs) if cache is not None else None
     kept = cache.scrape if cache is not None else None
-    if kept is not None and kept[0] == key:
+    if kept is not None and kept[0] == inputs:  # every read returns fresh objects: compared by value
         return kept[1]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapeCollector(inputs))
     text = generate_latest(registry)
     if cache is not None:
-        cache.scrape = (key, text)
+        cache.scrape = (inputs, text)
     return text
 
 
