@@ -41,7 +41,7 @@ for vm in "${LAB_VMS[@]}"; do
   ip netns exec "$LAB_NETNS" ssh -n -i "$OUT/ssh/id_ed25519" -o BatchMode=yes -o ServerAliveInterval=5 \
     -o ServerAliveCountMax=6 -o UserKnownHostsFile="$OUT/ssh/known_hosts" -o StrictHostKeyChecking=accept-new \
     "$LAB_USER@$LAB_NET.$octet" 'while sleep 2; do echo "$(date +%s) $(ip -o -4 addr show | grep -c '"$LAB_NET.$octet"')"; done' \
-    >"$OUT/watch/$name.log" 2>&1 &
+    >"$OUT/watch/$name.log" 2>"$OUT/watch/$name.err" &
   WATCH[$name]=$!
 done
 # shellcheck disable=SC2317  # run by the EXIT trap

@@ -38,7 +38,10 @@ def tokens():
 
 
 def in_ns(argv, timeout=120, check=True, **kwargs):
-    """Run argv inside the lab's namespace (the controller side)."""
+    """Run argv inside the lab's namespace (the controller side). stdin is /dev/null unless input is given:
+    ansible refuses to start on a non-blocking stdin, which an earlier ssh may leave behind."""
+    if 'input' not in kwargs:
+        kwargs.setdefault('stdin', subprocess.DEVNULL)
     proc = subprocess.run(['ip', 'netns', 'exec', netns()] + list(argv), capture_output=True, text=True,
                           timeout=timeout, check=False, **kwargs)
     if check and proc.returncode != 0:

@@ -1,5 +1,7 @@
-"""A configuration change through the api_shim role restarts the shim by its
-handler, and the next request sees it: a new read token is accepted."""
+"""A configuration change through the api_shim role reaches the running shim by
+its handler, and the next request sees it: a change to the unit (the worker
+threads) restarts the shim, a new token only reloads it (SIGHUP), and the
+new read token is accepted at once."""
 
 import json
 import os
@@ -19,28 +21,33 @@ def shim_pid(host):
     return lab.ssh(host, 'systemctl show -P MainPID vpe-shim').strip()
 
 
-def run_role(name, tokens):
+def run_role(name, tokens, threads=None):
     path = os.path.join(lab.OUT, 'shim-role.yml')
     with open(path, 'w') as handle:
         handle.write(PLAYBOOK)
     extra = os.path.join(lab.OUT, name + '-vars.json')
     with open(extra, 'w') as handle:
-        json.dump({'api_shim_tokens': tokens}, handle)
+        extra_vars = {'api_shim_tokens': tokens}
+        if threads:
+            extra_vars['api_shim_threads'] = threads
+        json.dump(extra_vars, handle)
     return lab.playbook(name, path, '-e', '@' + extra)
 
 
-def test_token_change_restarts_the_shim_by_its_handler_and_the_next_request_sees_it():
+def test_unit_and_token_change_reach_the_shim_by_their_handlers_and_the_next_request_sees_them():
     toks = lab.tokens()
     base = [{'scope': 'admin', 'token': toks['admin']}, {'scope': 'read', 'token': toks['read']}]
     extra = secrets.token_hex(16)
     assert lab.curl('hv1', '/hypervisor/usages', token=extra)[0] == 401
     pid = shim_pid('hv1')
-    rc, recap, log = run_role('shim-change', base + [{'scope': 'read', 'token': extra}])
+    rc, recap, log = run_role('shim-change', base + [{'scope': 'read', 'token': extra}], 6)
     try:
         assert rc == 0, log[-4000:]
         assert recap['hv1']['changed'] >= 1
         assert 'RUNNING HANDLER [vpe.hypervisor.api_shim : Restart vpe-shim]' in log
+        assert 'RUNNING HANDLER [vpe.hypervisor.api_shim : Reload vpe-shim]' in log
         assert shim_pid('hv1') not in (pid, '0')
+        assert '--threads 6 ' in lab.ssh('hv1', 'systemctl show -P ExecStart vpe-shim')
         status, body = lab.curl('hv1', '/hypervisor/usages', token=extra)
         assert status == 200, body
     finally:

@@ -69,8 +69,8 @@ def test_prometheus_scrapes_every_shim_and_promql_returns_each_hosts_usages(prom
                                         if s['value'][1] == '1') == targets else None
     up = lab.wait_until('all three shims up in Prometheus', all_up, timeout=240, interval=5)
     assert len(up) == 3
-    for metric in ('vpe_usages_cpu_total', 'vpe_usages_memory_total_bytes', 'vpe_usages_instances'):
+    for metric in ('vpe_usages_cpu_allocatable', 'vpe_usages_memory_allocatable_bytes', 'vpe_usages_instances'):
         result = lab.wait_until(metric, lambda metric=metric: query(metric), timeout=60, interval=5)
         assert set(s['metric']['instance'] for s in result) == targets
-    cpu = dict((s['metric']['instance'], float(s['value'][1])) for s in query('vpe_usages_cpu_total'))
+    cpu = dict((s['metric']['instance'], float(s['value'][1])) for s in query('vpe_usages_cpu_allocatable'))
     assert set(cpu.values()) == {8.0}   # the inventory's quota on every host
