@@ -9,8 +9,8 @@ import bottle
 from ansible_collections.vpe.hypervisor.api_shim import routes
 from ansible_collections.vpe.hypervisor.api_shim.audit import record_change
 from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, dumps, guarded
-from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Change
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import (
     MethodNotAllowed, NotFound, VpeError)
 
 

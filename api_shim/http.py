@@ -12,7 +12,7 @@ import traceback
 
 import bottle
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import (
     InvalidInput, PayloadTooLarge, PreconditionFailed, UnsupportedMediaType, VpeError)
 
 MAX_BODY = 64 * 1024

@@ -16,8 +16,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from ansible_collections.vpe.hypervisor.api_shim.http import json_response, query_params
-from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, metrics, metrics_query, pools, quota, usage
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Unavailable
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import image_pool, pools
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import metrics
+from ansible_collections.vpe.hypervisor.api_shim import metrics_query
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Unavailable
 
 KEY = 'metrics'
 # The classic text format every Prometheus version scrapes (newer clients announce 1.0.0).

@@ -16,8 +16,8 @@ spec's body) until it is confirmed or reverted.
 
 from ansible_collections.vpe.hypervisor.api_shim.http import (
     check_if_match, json_response, query_bool, query_params, read_envelope, read_json_body)
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network, network_apply, network_confirm
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network, network_apply, network_confirm
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
 KEY = 'network'
 PENDING = 'pending'

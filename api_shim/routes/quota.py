@@ -5,7 +5,7 @@
 
 from ansible_collections.vpe.hypervisor.api_shim.http import (
     check_if_match, json_response, query_bool, query_params, read_envelope)
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, quota_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota, quota_apply
 
 KEY = 'quota'
 

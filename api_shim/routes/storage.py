@@ -6,8 +6,9 @@ PUT/DELETE /hypervisor/pools/{uuid}"""
 
 from ansible_collections.vpe.hypervisor.api_shim.http import (
     check_if_match, json_response, query_params, read_envelope, read_json_body)
-from ansible_collections.vpe.hypervisor.plugins.module_utils import image_pool, image_pool_apply, pools, pools_apply
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput, PreconditionFailed
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import (
+    image_pool, image_pool_apply, pools, pools_apply)
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput, PreconditionFailed
 
 IMAGE_KEY = 'image-pool'
 LIST_KEY = 'pools'

@@ -15,8 +15,9 @@ import bottle
 
 from ansible_collections.vpe.hypervisor.api_shim import svgchart
 from ansible_collections.vpe.hypervisor.api_shim.http import etag_of_bytes, not_modified, query_params
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_query
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import metrics
+from ansible_collections.vpe.hypervisor.api_shim import metrics_query
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
 UI_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'ui')
 ASSETS = (

@@ -4,7 +4,7 @@
 """GET /hypervisor/usages"""
 
 from ansible_collections.vpe.hypervisor.api_shim.http import json_response, query_params
-from ansible_collections.vpe.hypervisor.plugins.module_utils import usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import usage
 
 
 def register(shim):

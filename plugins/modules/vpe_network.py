@@ -237,11 +237,12 @@ rolled_back:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, network_apply, network_confirm
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_apply, network_confirm
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_runner import (
     common_argument_spec, context_for, fail)
-from ansible_collections.vpe.hypervisor.plugins.module_utils.network_persist import METHODS
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_persist import METHODS
 
 
 def main():

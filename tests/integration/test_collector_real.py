@@ -11,8 +11,9 @@ import psutil
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_collect, metrics_query
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import COLUMNS, MetricsStore, db_path
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import metrics
+from ansible_collections.vpe.hypervisor.api_shim import metrics_collect, metrics_query
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import COLUMNS, MetricsStore, db_path
 from metricstest import FakeStateCtx
 
 

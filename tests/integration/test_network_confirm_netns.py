@@ -17,9 +17,9 @@ import pytest
 
 import netns_helpers as nh
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import (
     network_apply, network_boot, network_confirm, network_pending, network_persist)
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput
 
 pytestmark = [pytest.mark.libvirtd]
 
@@ -186,8 +186,8 @@ def test_failed_step_rolls_back_and_disarms(system_ctx, topo, netname, tmp_path)
 KILLED_RUN = textwrap.dedent('''
     import os, signal, sys
     sys.path[:0] = {paths!r}
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import network_apply, network_live_apply
-    from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_apply, network_live_apply
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Context
 
     def killed(dev, addr):  # the module dies half-way: addresses copied to the bridge, routes moved
         os.kill(os.getpid(), signal.SIGKILL)

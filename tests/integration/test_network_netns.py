@@ -10,9 +10,9 @@ import pytest
 
 import netns_helpers as nh
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import (
     network, network_apply, network_live, network_live_apply, network_persist)
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput, VpeError
 
 pytestmark = [pytest.mark.libvirtd]
 

@@ -19,8 +19,9 @@ import libvirt
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, quota_apply, quota_hook, quota_hook_apply
-from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import (
+    quota, quota_apply, quota_hook, quota_hook_apply)
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Context
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.slow]
 

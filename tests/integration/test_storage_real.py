@@ -10,10 +10,10 @@ import vpetest
 from storage_helpers import (
     allocated, define_domain_with_disk, own_pool_names, pool_info, pool_names, pool_path, sparse, tree_snapshot, virsh)
 from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.vpe.hypervisor.plugins.module_utils import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import (
     image_pool_apply, pools, pools_apply, storage, storage_apply)
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput, NotFound, VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput, NotFound, VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.state_store import StateStore
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.usefixtures('storage_cleanup')]
 

@@ -3,7 +3,7 @@
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_apply, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_apply, usage
 
 pytestmark = pytest.mark.libvirtd
 

@@ -3,8 +3,8 @@ detection of the host's network stack, on temporary roots."""
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network_persist as persist
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_persist as persist
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
 CFG = persist.BridgeConfig('br100', 'eth0', '52:54:00:aa:bb:cc', ['10.0.0.5/24', '10.0.0.6/24', 'fd00::5/64'],
                            ['10.0.0.1', 'fd00::1'])
@@ -108,6 +108,6 @@ def test_file_writes_undo_to_the_old_content(tmp_path):
 
 
 def test_facts_network_section_on_the_test_driver(test_ctx):
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import facts
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.core import facts
     # no libvirt network of ours and no br100 in this namespace: null, not an error
     assert facts.gather(test_ctx, ['network']) == {'network': {'bridge': None, 'bridge_interface': None}}

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every service call gets: the libvirt connection and the host state."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from collections import namedtuple
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage.disk_usage import DiskUsage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import Connection, call
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.state_store import StateStore
+
+# What apply() returns: whether anything differs, and the resource before and
+# after in the API's shape (after is what it would be, in check mode).
+Change = namedtuple('Change', ['changed', 'before', 'after'])
+
+
+class Context(object):
+
+    def __init__(self, uri=None, state_dir=None):
+        self.conn = Connection(uri)
+        self.store = StateStore(state_dir)
+        self.disk = DiskUsage()
+
+    def serve_many(self):
+        """Keep results between calls, for a process that serves many (the
+        shim): libvirt reads are checked against libvirt's events
+        (Connection.memo, changes) and directory totals against the
+        directory (DiskUsage). Call before the first service call."""
+        self.conn.watch_events()
+        self.conn.keep_results = True
+        self.disk.keep = True
+
+    def forget(self):
+        """After a change made through this context: drop what was kept of
+        libvirt. Directory totals stay: no change of ours writes into a
+        pool's directory, and a new path has no total yet."""
+        self.conn.forget()
+
+    def run(self, fn, *args, **kwargs):
+        """Call a service function fn(ctx, ...) with libvirt errors translated."""
+        return call(self.conn, fn, self, *args, **kwargs)
+
+    def close(self):
+        self.conn.close()
