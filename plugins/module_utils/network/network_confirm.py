@@ -44,8 +44,8 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import 
 
 PACKAGE = 'ansible_collections.vpe.hypervisor.plugins.module_utils'
 # network_revert and everything it imports of ours (the rest is the standard library)
-WATCHDOG_FILES = ('errors', 'state_store', 'network_live', 'network_live_apply', 'network_persist',
-                  'network_pending', 'network_boot', 'network_revert')
+WATCHDOG_FILES = ('core.errors', 'core.state_store', 'network.network_live', 'network.network_live_apply',
+                  'network.network_persist', 'network.network_pending', 'network.network_boot', 'network.network_revert')
 MAX_TIMEOUT = 86400
 ID_RE = re.compile(r'^[0-9a-f]{16}$')
 ENV_WATCHDOG = 'VPE_NETWORK_WATCHDOG'
@@ -122,7 +122,11 @@ def write_bundle(state_dir):
         for depth in range(1, len(parts) + 1):
             open(os.path.join(tmp, *(parts[:depth] + ['__init__.py'])), 'w').close()
         for name in WATCHDOG_FILES:
-            with open(os.path.join(pkg_dir, name + '.py'), 'w') as handle:
+            subpackage, module = name.split('.')
+            if not os.path.isdir(os.path.join(pkg_dir, subpackage)):
+                os.makedirs(os.path.join(pkg_dir, subpackage))
+                open(os.path.join(pkg_dir, subpackage, '__init__.py'), 'w').close()
+            with open(os.path.join(pkg_dir, subpackage, module + '.py'), 'w') as handle:
                 handle.write(_source(PACKAGE + '.' + name))
         if os.path.isdir(target):
             shutil.rmtree(target)

@@ -84,3 +84,10 @@ def test_gathering_facts_imports_no_change_code(state_dir):
     assert 'network.network' in out and 'metrics.metrics' in out
     assert _change_code(out) == []
     assert 'core.libvirt_events' not in out
+
+
+def test_the_network_watchdog_bundle_holds_everything_network_revert_imports():
+    """The watchdog runs network_revert from a copy of these files alone (network_confirm.write_bundle)."""
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_confirm
+    closure = _payload_of(_file_of('network.network_revert')) | {'network.network_revert'}
+    assert closure == set(network_confirm.WATCHDOG_FILES)
