@@ -159,7 +159,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import facts
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_runner import common_argument_spec, context_for, fail
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import common_argument_spec, context_for, fail
 
 
 def main():

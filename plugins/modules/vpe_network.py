@@ -240,7 +240,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_apply, network_confirm
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_runner import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import (
     common_argument_spec, context_for, fail)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_persist import METHODS
 

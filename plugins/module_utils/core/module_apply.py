@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput, VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_runner import context_for, fail
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import context_for, fail
 
 
 def run_apply(module, service, result_key, desired, **kwargs):
