@@ -167,7 +167,7 @@ def main():
     argument_spec['gather'] = {'type': 'list', 'elements': 'str', 'choices': facts.SECTION_NAMES}
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     ctx = context_for(module)
-    ctx.conn.keep_results = True  # read-only: the sections share one pool listing
+    ctx.read_only()
     try:
         vpe = facts.gather(ctx, module.params['gather'])
     except VpeError as exc:

@@ -12,9 +12,19 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.storage.disk_usage 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import Connection, call
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.state_store import StateStore
 
-# What apply() returns: whether anything differs, and the resource before and
-# after in the API's shape (after is what it would be, in check mode).
-Change = namedtuple('Change', ['changed', 'before', 'after'])
+
+class Change(namedtuple('Change', ['changed', 'before', 'after'])):
+    """What apply() returns: whether anything differs, and the resource before and
+    after in the API's shape (after is what it would be, in check mode).
+
+    `extra`: result keys a module returns besides changed, the resource and the
+    diff (vpe_network's actions); `warnings`: what the user should read."""
+
+    def __new__(cls, changed, before, after, extra=None, warnings=()):
+        self = super(Change, cls).__new__(cls, changed, before, after)
+        self.extra = dict(extra or {})
+        self.warnings = list(warnings)
+        return self
 
 
 class Context(object):
@@ -42,6 +52,11 @@ class Context(object):
     def run(self, fn, *args, **kwargs):
         """Call a service function fn(ctx, ...) with libvirt errors translated."""
         return call(self.conn, fn, self, *args, **kwargs)
+
+    def read_only(self):
+        """For one run that only reads (vpe_facts): libvirt results are kept
+        for the run, so the sections share one pool listing."""
+        self.conn.keep_results = True
 
     def close(self):
         self.conn.close()

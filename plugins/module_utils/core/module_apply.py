@@ -12,7 +12,8 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common 
 
 
 def run_apply(module, service, result_key, desired, **kwargs):
-    """Apply `desired` through `service` and exit with changed/diff/result."""
+    """Apply `desired` through `service` and exit with changed/diff/result,
+    the Change's extra result keys, and its warnings."""
     ctx = context_for(module)
     try:
         change = ctx.run(service.apply, desired, check_mode=module.check_mode, **kwargs)
@@ -20,7 +21,10 @@ def run_apply(module, service, result_key, desired, **kwargs):
         fail(module, exc)
     finally:
         ctx.close()
-    result = {'changed': change.changed, result_key: change.after}
+    for warning in change.warnings:
+        module.warn(warning)
+    result = dict(change.extra, changed=change.changed)
+    result[result_key] = change.after
     if module._diff:
         result['diff'] = diff_of(change)
     module.exit_json(**result)
@@ -50,7 +54,10 @@ def run_apply_list(module, service, list_key, items, key='name'):
     try:
         for index, desired in enumerate(items):
             try:
-                changes.append(ctx.run(service.apply, desired, check_mode=module.check_mode))
+                change = ctx.run(service.apply, desired, check_mode=module.check_mode)
+                changes.append(change)
+                for warning in change.warnings:
+                    module.warn(warning)
             except VpeError as exc:
                 fail(module, _item_error(exc, list_key, index, desired, key),
                      **_list_result(module, list_key, items, changes, key))

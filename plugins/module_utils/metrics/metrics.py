@@ -21,7 +21,6 @@ import time
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import MetricsStore
 
-KEY = 'metrics'
 # How a point's start is shown, in host local time: its key in a range and its `time`.
 LABEL_FORMAT = '%Y-%m-%d %H:%M'
 

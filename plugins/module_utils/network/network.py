@@ -26,7 +26,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.network import netw
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
 RESOURCE = 'network'
-KEY = 'network'
+STATE_KEY = 'network'  # its section in the state store (a route's KEY is its JSON envelope)
 DEFAULT_BRIDGE = 'br100'
 DEFAULT_LIBVIRT_NETWORK = 'vpe-bridge'
 # For the shim, which has no per-request options: set in its environment.
@@ -40,7 +40,7 @@ VM_KINDS = frozenset(['tun', 'tap', 'macvtap', 'ipvtap'])
 
 def libvirt_network_name(ctx, name=None):
     name = name or os.environ.get(ENV_LIBVIRT_NETWORK) or \
-        ctx.store.read().get(KEY, {}).get('libvirt_network') or DEFAULT_LIBVIRT_NETWORK
+        ctx.store.read().get(STATE_KEY, {}).get('libvirt_network') or DEFAULT_LIBVIRT_NETWORK
     if not isinstance(name, str) or not LIBVIRT_NAME_RE.match(name):
         raise InvalidInput('libvirt_network must be 1-64 characters of A-Z a-z 0-9 _ . - not starting with ".", '
                            'got %r' % (name,), field='libvirt_network')

@@ -31,22 +31,25 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.network import netw
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput, VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network import (
-    DEFAULT_BRIDGE, ENV_PERSIST, ENV_PERSIST_ROOT, KEY, RESOURCE, current, is_vm_device, libvirt_network_name)
+    DEFAULT_BRIDGE, ENV_PERSIST, ENV_PERSIST_ROOT, STATE_KEY, RESOURCE, current, is_vm_device, libvirt_network_name)
 
 PORT_KINDS = (None, 'bond', 'veth')
 
 
 class NetworkChange(Change):
-    """Change plus `actions` (the planned steps, in words), the persistence used, and
-    `pending`: the public record of a change waiting for confirmation (else None)."""
+    """A Change whose extra result keys are `actions` (the planned steps, in words),
+    `persist` (the persistence used) and, for a change waiting for confirmation,
+    `pending` (its public record); named here for the shim and the tests."""
 
     def __new__(cls, changed, before, after, actions=(), persist_method=None, warnings=(), pending=None):
-        self = Change.__new__(cls, changed, before, after)
-        self.actions = list(actions)
-        self.persist = persist_method
-        self.warnings = list(warnings)
-        self.pending = pending
-        return self
+        extra = {'actions': list(actions), 'persist': persist_method}
+        if pending is not None:
+            extra['pending'] = pending
+        return Change.__new__(cls, changed, before, after, extra, warnings)
+
+    actions = property(lambda self: self.extra['actions'])
+    persist = property(lambda self: self.extra['persist'])
+    pending = property(lambda self: self.extra.get('pending'))
 
 
 class Plan(object):
@@ -242,7 +245,7 @@ def _record(ctx, conn, name, state, before, after, actions, plan, method):
         'nmcli': network_persist.read_nmcli_profiles() if method == 'nmcli' and plan.persist_ops else None,
         'libvirt_network': {'name': name, 'before': net.info} if net is not None else None,
         'domains': [{'domain': m.name, 'mac': m.mac, 'dev': m.dev, 'old': m.old, 'new': m.new} for m in plan.moves],
-        'remembered': ctx.store.read().get(KEY, {}).get('libvirt_network'),
+        'remembered': ctx.store.read().get(STATE_KEY, {}).get('libvirt_network'),
     }
 
 
@@ -314,6 +317,6 @@ def _remember(ctx, name, check_mode):
     """Keep the libvirt network's name so facts and the shim read the same network."""
     if check_mode:
         return
-    if ctx.store.read().get(KEY, {}).get('libvirt_network') != name:
+    if ctx.store.read().get(STATE_KEY, {}).get('libvirt_network') != name:
         with ctx.store.transaction() as state:
-            state.setdefault(KEY, {})['libvirt_network'] = name
+            state.setdefault(STATE_KEY, {})['libvirt_network'] = name

@@ -23,7 +23,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota.allocation import host_size
 
 RESOURCE = 'quota'
-KEY = 'quota'
+STATE_KEY = 'quota'  # its section in the state store (a route's KEY is its JSON envelope)
 
 
 def effective(stored, host):
@@ -35,7 +35,7 @@ def effective(stored, host):
 
 
 def read(ctx, hooks_dir=quota_hook.HOOKS_DIR):
-    stored = ctx.store.read().get(KEY, {})
+    stored = ctx.store.read().get(STATE_KEY, {})
     quota = effective(stored, host_size(ctx))
     quota['enforced'] = quota_hook.enforced(ctx.store.state_dir, quota['enforce'], hooks_dir)
     return quota

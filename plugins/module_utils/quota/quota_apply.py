@@ -12,7 +12,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota.allocation import allocated, host_size
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict
-from ansible_collections.vpe.hypervisor.plugins.module_utils.quota.quota import KEY, RESOURCE, effective, read
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota.quota import STATE_KEY, RESOURCE, effective, read
 
 
 def apply(ctx, desired, check_mode=False, force=False, hooks_dir=quota_hook.HOOKS_DIR, hook_settings=None):
@@ -33,7 +33,7 @@ def apply_with_hook(ctx, desired, check_mode=False, force=False, hooks_dir=quota
     """
     wanted = fields.check_body(RESOURCE, desired)
     with ctx.store.locked():
-        stored = ctx.store.read().get(KEY, {})
+        stored = ctx.store.read().get(STATE_KEY, {})
         before = read(ctx, hooks_dir)
         host = host_size(ctx)
         after = dict(effective(stored, host), **wanted)
@@ -46,7 +46,7 @@ def apply_with_hook(ctx, desired, check_mode=False, force=False, hooks_dir=quota
         needs_write = any(stored.get(k) != v for k, v in wanted.items())
         if needs_write and not check_mode:
             with ctx.store.transaction() as state:
-                state.setdefault(KEY, {}).update(wanted)
+                state.setdefault(STATE_KEY, {}).update(wanted)
         if check_mode:
             after['enforced'] = before['enforced'] and enforce != 'off' and action != 'installed'
         else:

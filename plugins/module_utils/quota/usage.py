@@ -9,8 +9,6 @@ __metaclass__ = type
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota.allocation import allocated
 
-KEY = 'usages'
-
 
 def read(ctx):
     alloc = allocated(ctx)

@@ -17,7 +17,6 @@ __metaclass__ = type
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import storage
 
 RESOURCE = 'image-pool'
-KEY = 'image-pool'
 
 
 def view(ctx, live, stored):

@@ -19,7 +19,6 @@ __metaclass__ = type
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import storage
 
 RESOURCE = 'pool'
-KEY = 'pools'
 
 
 def view(ctx, live, meta):
