@@ -18,9 +18,9 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 import threading
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import atomic_file
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
 
 DEFAULT_STATE_DIR = '/var/lib/vpe'
@@ -107,26 +107,8 @@ class StateStore(object):
     def _write_atomically(self, data):
         self._ensure_dir()
         self._remove_orphans()
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=self.state_dir)
-        try:
-            with os.fdopen(fd, 'w') as handle:
-                json.dump(data, handle, indent=2, sort_keys=True)
-                handle.write('\n')
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o640)
-            os.rename(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        dir_fd = os.open(self.state_dir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_file.write(self.path, json.dumps(data, indent=2, sort_keys=True) + '\n', 0o640,
+                          prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, sync_dir=True)
 
     def _remove_orphans(self):
         """Temp files of writers killed before their rename. Every writer holds

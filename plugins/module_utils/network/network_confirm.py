@@ -44,7 +44,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import 
 
 PACKAGE = 'ansible_collections.vpe.hypervisor.plugins.module_utils'
 # network_revert and everything it imports of ours (the rest is the standard library)
-WATCHDOG_FILES = ('core.errors', 'core.state_store', 'network.network_live', 'network.network_live_apply',
+WATCHDOG_FILES = ('core.errors', 'core.atomic_file', 'core.state_store', 'network.network_live', 'network.network_live_apply',
                   'network.network_persist', 'network.network_pending', 'network.network_boot', 'network.network_revert')
 MAX_TIMEOUT = 86400
 ID_RE = re.compile(r'^[0-9a-f]{16}$')

@@ -24,8 +24,8 @@ __metaclass__ = type
 
 import os
 import shutil
-import tempfile
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import atomic_file
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput, VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_live import CommandFailed, run
 
@@ -408,22 +408,8 @@ class NmcliRun(object):
 
 
 def atomic_write(path, text):
-    directory = os.path.dirname(path)
     try:
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        fd, tmp = tempfile.mkstemp(prefix='.vpe-', dir=directory)
-        try:
-            with os.fdopen(fd, 'w') as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            os.rename(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_file.write(path, text, 0o644, make_dir=True)
     except (IOError, OSError) as exc:
         raise VpeError('cannot write %s: %s' % (path, exc))
 

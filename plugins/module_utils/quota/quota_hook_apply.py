@@ -13,9 +13,9 @@ __metaclass__ = type
 
 import errno
 import os
-import tempfile
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_hook_program
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import atomic_file
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota.quota_hook import (
     HOOKS_DIR, MARKER, SETTINGS_PREFIX, dropin_path, installed, settings_of, single_path)
@@ -93,33 +93,15 @@ def _read(path):
 
 
 def _write(path, text, keep_times_of=None):
-    directory = os.path.dirname(path)
     try:
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
         times = None
         if keep_times_of is not None:
             # libvirtd already runs this hook: keep its time, so quota_hook.loaded
             # does not take a new version of the program for a hook not yet seen.
             stat = os.stat(keep_times_of)
             times = (stat.st_atime, stat.st_mtime)
-        fd, tmp = tempfile.mkstemp(prefix='.vpe-quota.', suffix='.tmp', dir=directory)
-        try:
-            with os.fdopen(fd, 'w') as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o755)
-            if times is not None:
-                os.utime(tmp, times)
-            os.rename(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        _fsync_dir(directory)
+        atomic_file.write(path, text, 0o755, prefix='.vpe-quota.', suffix='.tmp', times=times, make_dir=True,
+                          sync_dir=True)
     except (IOError, OSError) as exc:
         raise VpeError('cannot write the quota hook %s: %s; the quota was not changed' % (path, exc.strerror or exc),
                        field='enforce')
@@ -133,12 +115,4 @@ def _remove(path):
             raise VpeError('cannot remove the quota hook %s: %s; the quota was not changed'
                            % (path, exc.strerror or exc), field='enforce')
         return
-    _fsync_dir(os.path.dirname(path))
-
-
-def _fsync_dir(directory):
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic_file.fsync_dir(os.path.dirname(path))
