@@ -8,7 +8,7 @@ import bottle
 
 from ansible_collections.vpe.hypervisor.api_shim import routes
 from ansible_collections.vpe.hypervisor.api_shim.audit import record_change
-from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, dumps, guarded
+from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, check_if_match, dumps, guarded
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import (
     MethodNotAllowed, NotFound, VpeError)
@@ -27,6 +27,14 @@ class AuditedContext(object):
         if isinstance(result, Change):
             record_change(bottle.request.environ, result)
         return result
+
+    def apply_if_match(self, current, fn, *args, **kwargs):
+        """The one way a route changes something: under the state lock, 412
+        unless If-Match names what current() returns (the documents a GET may
+        have shown; none: no check), then run the service function fn."""
+        with self._ctx.store.locked():
+            check_if_match(*current())
+            return self.run(fn, *args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._ctx, name)

@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""GET /hypervisor/metrics (JSON history) and GET /metrics (Prometheus text).
+"""The Prometheus exporter behind GET /metrics (routes/metrics.py).
 
-/metrics builds a fresh registry on every scrape, so nothing is kept between
+It builds a fresh registry on every scrape, so nothing is kept between
 scrapes and nothing leaks into prometheus_client's global registry. Host
 gauges come from the newest 5-minute point of the metrics store (absent
 while the collector has written nothing); usages, quota and pools come from
@@ -11,18 +11,14 @@ their services. When libvirt does not answer, the scrape still succeeds with
 `vpe_libvirt_up 0` and the host gauges, so a fleet's Prometheus sees why.
 """
 
-import bottle
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from ansible_collections.vpe.hypervisor.api_shim.http import json_response, query_params
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import image_pool, pools
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import metrics
-from ansible_collections.vpe.hypervisor.api_shim import metrics_query
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota, usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Unavailable
 
-KEY = 'metrics'
 # The classic text format every Prometheus version scrapes (newer clients announce 1.0.0).
 CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 MIB = 1024 ** 2
@@ -108,24 +104,8 @@ class ScrapeCollector(object):
         return out
 
 
-def prometheus_text(ctx):
+def text(ctx):
     """The Prometheus exposition of this host, from a registry made for this call."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapeCollector(ctx))
     return generate_latest(registry)
-
-
-def register(shim):
-    ctx = shim.ctx
-
-    @shim.route('/hypervisor/metrics', 'GET', 'read')
-    def get_metrics():
-        params = query_params(('q', 'step'))
-        doc = ctx.run(metrics_query.query, params.get('q'), params.get('step'))
-        return json_response({KEY: doc})
-
-    @shim.route('/metrics', 'GET', 'read')
-    def prometheus():
-        query_params(())
-        return bottle.HTTPResponse(body=prometheus_text(ctx), status=200,
-                                   headers={'Content-Type': CONTENT_TYPE, 'Cache-Control': 'no-store'})

@@ -15,7 +15,7 @@ spec's body) until it is confirmed or reverted.
 """
 
 from ansible_collections.vpe.hypervisor.api_shim.http import (
-    check_if_match, json_response, query_bool, query_params, read_envelope, read_json_body)
+    json_response, query_bool, query_params, read_envelope, read_json_body)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network, network_apply, network_confirm
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
@@ -51,9 +51,8 @@ def register(shim):
         force = query_bool(params, 'force')
         timeout = network_confirm.check_timeout(params.get('confirm_timeout'), minimum=1)
         desired = read_envelope(KEY)
-        with ctx.store.locked():
-            check_if_match(current())
-            change = ctx.run(network_apply.apply, desired, force=force, confirm_timeout=timeout)
+        change = ctx.apply_if_match(lambda: [current()], network_apply.apply, desired, force=force,
+                                    confirm_timeout=timeout)
         if change.pending is None:
             return json_response({KEY: change.after})
         resp = json_response({KEY: change.after, PENDING: change.pending}, status=202)
