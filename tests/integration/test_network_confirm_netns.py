@@ -16,9 +16,10 @@ import time
 import pytest
 
 import netns_helpers as nh
+import persist_readers
 import vpetest
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import (
-    network_apply, network_boot, network_confirm, network_pending, network_persist)
+    network_apply, network_boot, network_confirm, network_pending)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput
 
 pytestmark = [pytest.mark.libvirtd]
@@ -129,7 +130,7 @@ def test_confirmed_change_stays_after_the_deadline(system_ctx, topo, netname, tm
     assert topo.links()['eth0']['master'] == 'br100'
     assert topo.addresses('br100') == sorted([nh.HOST_V4, nh.HOST_V6]) and topo.ping()
     assert nh_libvirt_net(netname) == netname
-    assert network_persist.read_networkd(str(root)).bridge == 'br100'
+    assert persist_readers.read_networkd(str(root)).bridge == 'br100'
     # the same again: nothing to do, nothing armed
     again = apply(system_ctx, topo, netname, root, confirm_timeout=4)
     assert again.changed is False and again.pending is None and record(system_ctx)['status'] == 'confirmed'

@@ -9,9 +9,10 @@ import libvirt
 import pytest
 
 import netns_helpers as nh
+import persist_readers
 import vpetest
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import (
-    network, network_apply, network_live, network_live_apply, network_persist)
+    network, network_apply, network_live, network_live_apply)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput, VpeError
 
 pytestmark = [pytest.mark.libvirtd]
@@ -60,7 +61,7 @@ def test_apply_moves_address_and_routes_to_the_bridge_and_host_stays_reachable(s
     with nh.entered(topo.host):
         assert network.read(system_ctx) == WANT  # the network name was remembered in state_dir
     # persisted for networkd, and the reader gets the same back
-    cfg = network_persist.read_networkd(str(tmp_path))
+    cfg = persist_readers.read_networkd(str(tmp_path))
     assert cfg.as_dict() == {'bridge': 'br100', 'bridge_interface': 'eth0', 'mac': links['eth0']['address'],
                              'addresses': [nh.HOST_V4, nh.HOST_V6], 'gateways': [nh.PEER_V4, nh.PEER_V6],
                              'dhcp4': False}
@@ -84,7 +85,7 @@ def test_renaming_the_bridge_carries_port_addresses_and_routes_over(system_ctx, 
     assert topo.default_routes() == sorted([(nh.PEER_V4, 'br200'), (nh.PEER_V6, 'br200')])
     assert topo.ping() and topo.ping(nh.PEER_V6)
     assert libvirt_net(netname)['bridge'] == 'br200'
-    assert network_persist.read_networkd(str(tmp_path)).bridge == 'br200'
+    assert persist_readers.read_networkd(str(tmp_path)).bridge == 'br200'
 
 
 def test_check_mode_lists_the_steps_and_touches_nothing(system_ctx, topo, netname, tmp_path):
@@ -158,7 +159,7 @@ def test_ifupdown_files_by_content_and_parsed_back(system_ctx, topo, netname, tm
     assert main.read_text() == (
         'source /etc/network/interfaces.d/*\n\n#vpe# auto lo eth0\nauto lo\niface lo inet loopback\n\n'
         '#vpe# iface eth0 inet static\n#vpe#     address 192.0.2.10/24\n#vpe#     gateway 192.0.2.1\n')
-    assert network_persist.read_ifupdown(str(tmp_path)).as_dict() == {
+    assert persist_readers.read_ifupdown(str(tmp_path)).as_dict() == {
         'bridge': 'br100', 'bridge_interface': 'eth0', 'mac': mac, 'addresses': [nh.HOST_V4, nh.HOST_V6],
         'gateways': [nh.PEER_V4, nh.PEER_V6], 'dhcp4': False}
     again = apply(system_ctx, topo, netname, persist_method='auto', persist_root=str(tmp_path))

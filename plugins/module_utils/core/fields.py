@@ -4,7 +4,8 @@
 """The one table of field rules.
 
 Both faces read it: modules build their argument_spec from it and the shim
-checks request bodies with it, so a rule is written once. Each rule says its
+checks request bodies with it, so a rule is written once; api_shim/openapi.yaml
+states the same rules (tests/unit/api_shim/test_openapi_fields.py holds it to them). Each rule says its
 type, bounds and pattern; `check_field` raises InvalidInput naming the field
 and the rule it broke.
 """
@@ -25,12 +26,12 @@ ENFORCE_MODES = ('off', 'running', 'defined')
 
 
 class Rule(object):
-    """One field: its JSON type and the constraints on its value."""
+    """One field: its type and the constraints on its value. The kind is also
+    the field's Ansible type: 'int', 'str' or 'path' (a string, absolute)."""
 
-    def __init__(self, kind, description, minimum=None, maximum=None,
-                 pattern=None, pattern_text=None, max_length=None, choices=None):
-        self.kind = kind  # 'int', 'str', 'path' or 'bool'
-        self.description = description
+    def __init__(self, kind, minimum=None, maximum=None, pattern=None, pattern_text=None, max_length=None,
+                 choices=None):
+        self.kind = kind
         self.minimum = minimum
         self.maximum = maximum
         self.pattern = re.compile(pattern) if pattern else None
@@ -38,37 +39,30 @@ class Rule(object):
         self.max_length = max_length
         self.choices = choices
 
-    @property
-    def ansible_type(self):
-        return {'int': 'int', 'str': 'str', 'path': 'path', 'bool': 'bool'}[self.kind]
-
 
 # resource -> field -> rule. Read-only fields (uuid, used_gb, created_at, enforced) are
 # not here: a request that names them is refused as READ_ONLY below.
 FIELDS = {
     'quota': {
-        'cpu_max': Rule('int', 'vCPUs that may be allocated to domains on this host.',
-                        minimum=1, maximum=65536),
-        'memory_max_mb': Rule('int', 'Memory in MiB that may be allocated to domains.',
-                              minimum=1, maximum=INT_MAX),
-        'enforce': Rule('str', 'Refuse domain starts beyond the quota: off, running or defined.',
-                        choices=ENFORCE_MODES),
+        'cpu_max': Rule('int', minimum=1, maximum=65536),
+        'memory_max_mb': Rule('int', minimum=1, maximum=INT_MAX),
+        'enforce': Rule('str', choices=ENFORCE_MODES),
     },
     'network': {
-        'bridge': Rule('str', 'Linux bridge the VMs attach to.', pattern=IFNAME_RE,
+        'bridge': Rule('str', pattern=IFNAME_RE,
                        pattern_text='1-15 characters of A-Z a-z 0-9 _ . -, not "." or ".."'),
-        'bridge_interface': Rule('str', 'NIC or bond enslaved to the bridge.', pattern=IFNAME_RE,
+        'bridge_interface': Rule('str', pattern=IFNAME_RE,
                                  pattern_text='1-15 characters of A-Z a-z 0-9 _ . -, not "." or ".."'),
     },
     'image-pool': {
-        'path': Rule('path', 'Absolute path of an existing directory for images.', max_length=4096),
-        'max_gb': Rule('int', 'Capacity limit in GiB.', minimum=1, maximum=INT_MAX),
+        'path': Rule('path', max_length=4096),
+        'max_gb': Rule('int', minimum=1, maximum=INT_MAX),
     },
     'pool': {
-        'name': Rule('str', 'Unique pool name.', pattern=POOL_NAME_RE,
+        'name': Rule('str', pattern=POOL_NAME_RE,
                      pattern_text='1-64 characters of A-Z a-z 0-9 _ . - not starting with "."'),
-        'path': Rule('path', 'Absolute path of the pool directory; created if missing.', max_length=4096),
-        'max_gb': Rule('int', 'Capacity limit in GiB.', minimum=1, maximum=INT_MAX),
+        'path': Rule('path', max_length=4096),
+        'max_gb': Rule('int', minimum=1, maximum=INT_MAX),
     },
 }
 
@@ -104,10 +98,6 @@ def check_field(resource, name, value):
             raise InvalidInput('%s must be >= %d, got %d' % (name, rule.minimum, value), field=name)
         if rule.maximum is not None and value > rule.maximum:
             raise InvalidInput('%s must be <= %d, got %d' % (name, rule.maximum, value), field=name)
-        return value
-    if rule.kind == 'bool':
-        if not isinstance(value, bool):
-            raise InvalidInput('%s must be a boolean, got %s' % (name, _type_name(value)), field=name)
         return value
     if not isinstance(value, str):
         raise InvalidInput('%s must be a string, got %s' % (name, _type_name(value)), field=name)
@@ -161,28 +151,7 @@ def argument_spec(resource, names=None):
     for name, rule in FIELDS[resource].items():
         if names is not None and name not in names:
             continue
-        spec[name] = {'type': rule.ansible_type}
+        spec[name] = {'type': rule.kind}
         if rule.choices:
             spec[name]['choices'] = list(rule.choices)
     return spec
-
-
-def json_schema(resource, names=None):
-    """A JSON Schema of the writable fields, for openapi.yaml consistency tests."""
-    props = {}
-    for name, rule in FIELDS[resource].items():
-        if names is not None and name not in names:
-            continue
-        prop = {'type': 'integer' if rule.kind == 'int' else ('boolean' if rule.kind == 'bool' else 'string')}
-        if rule.minimum is not None:
-            prop['minimum'] = rule.minimum
-        if rule.maximum is not None:
-            prop['maximum'] = rule.maximum
-        if rule.pattern is not None:
-            prop['pattern'] = rule.pattern.pattern
-        if rule.max_length is not None:
-            prop['maxLength'] = rule.max_length
-        if rule.choices is not None:
-            prop['enum'] = list(rule.choices)
-        props[name] = prop
-    return props

@@ -27,10 +27,6 @@ def set_up(name):
     run_ip('link', 'set', 'dev', name, 'up')
 
 
-def set_down(name):
-    run_ip('link', 'set', 'dev', name, 'down')
-
-
 def set_master(name, master):
     if master:
         run_ip('link', 'set', 'dev', name, 'master', master)

@@ -3,6 +3,7 @@ detection of the host's network stack, on temporary roots."""
 
 import pytest
 
+import persist_readers
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_persist as persist
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
@@ -27,7 +28,7 @@ def test_networkd_files_and_reader_round_trip(tmp_path):
         'Gateway=10.0.0.1\nGateway=fd00::1\nConfigureWithoutCarrier=yes\n')
     assert 'Kind=bridge\nMACAddress=52:54:00:aa:bb:cc\n' in files['etc/systemd/network/10-vpe-bridge.netdev']
     write_all(tmp_path, files)
-    assert persist.read_networkd(str(tmp_path)).as_dict() == CFG.as_dict()
+    assert persist_readers.read_networkd(str(tmp_path)).as_dict() == CFG.as_dict()
     assert persist.plan('networkd', CFG, str(tmp_path)) == []
 
 
@@ -35,7 +36,7 @@ def test_networkd_dhcp(tmp_path):
     cfg = persist.BridgeConfig('br0', 'bond0', None, [], [], dhcp4=True)
     write_all(tmp_path, persist.render_networkd(cfg))
     assert 'DHCP=ipv4\n' in (tmp_path / 'etc/systemd/network/10-vpe-bridge.network').read_text()
-    assert persist.read_networkd(str(tmp_path)).as_dict() == cfg.as_dict()
+    assert persist_readers.read_networkd(str(tmp_path)).as_dict() == cfg.as_dict()
 
 
 def test_ifupdown_file_and_reader_round_trip(tmp_path):
@@ -47,7 +48,7 @@ def test_ifupdown_file_and_reader_round_trip(tmp_path):
         '    hwaddress ether 52:54:00:aa:bb:cc\n\niface br100 inet static\n    address 10.0.0.6/24\n\n'
         'iface br100 inet6 static\n    address fd00::5/64\n    gateway fd00::1\n')
     write_all(tmp_path, files)
-    assert persist.read_ifupdown(str(tmp_path)).as_dict() == CFG.as_dict()
+    assert persist_readers.read_ifupdown(str(tmp_path)).as_dict() == CFG.as_dict()
 
 
 def test_ifupdown_comments_out_the_port_and_keeps_everything_else():
