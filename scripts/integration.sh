@@ -10,11 +10,6 @@ WORK=$REPO/.integration
 
 "$REPO/scripts/ansible-test-pip.sh" "$VENV"
 
-DEST=$WORK/ansible_collections/vpe/hypervisor
-rm -rf "$DEST"
-mkdir -p "$DEST"
-cd "$REPO"
-git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}"' | tar --null -T - -cf - | tar -C "$DEST" -xf -
+DEST=$("$REPO/scripts/copy-collection.sh" "$WORK")
 cd "$DEST"
-git init -q . && git add -A >/dev/null  # ansible-test lists files through git when it can
 PATH="$VENV/bin:$PATH" ansible-test integration --local --allow-destructive --python "$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" --color no "$@"
