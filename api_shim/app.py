@@ -2,7 +2,7 @@
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Bottle application: one Context (one libvirt connection) per process,
-the routes of api_shim.routes, and problem+json for every error."""
+the route table of api_shim.routes, and problem+json for every error."""
 
 import bottle
 
@@ -53,25 +53,22 @@ class Shim(object):
             500: self._server_error,
         })
 
-    def route(self, path, method='GET', scope='read'):
-        """Register fn for path/method behind auth (scope None: open)."""
-        def decorator(fn):
-            def handler(**kwargs):
-                if scope is not None:
-                    self.auth.require(scope)
-                if method == 'GET':
-                    return fn(**kwargs)
-                try:
-                    return fn(**kwargs)
-                finally:
-                    # Reads reuse what libvirt's events have not invalidated;
-                    # our own change must show on the very next read, before
-                    # its event arrives (and even if the call failed half-way).
-                    self.ctx.forget()
-            handler.__name__ = fn.__name__
-            self.app.route(path, method, guarded(handler))
-            return fn
-        return decorator
+    def add(self, method, path, scope, fn):
+        """Serve fn(ctx, **url_args) for method/path behind auth (scope None: open)."""
+        def handler(**kwargs):
+            if scope is not None:
+                self.auth.require(scope)
+            if method == 'GET':
+                return fn(self.ctx, **kwargs)
+            try:
+                return fn(self.ctx, **kwargs)
+            finally:
+                # Reads reuse what libvirt's events have not invalidated;
+                # our own change must show on the very next read, before
+                # its event arrives (and even if the call failed half-way).
+                self.ctx.forget()
+        handler.__name__ = fn.__name__
+        self.app.route(path, method, guarded(handler))
 
     @staticmethod
     def _problem(exc):
@@ -100,6 +97,6 @@ def create_app(ctx, authenticator):
     """
     ctx.serve_many()
     shim = Shim(ctx, authenticator)
-    for module in routes.MODULES:
-        module.register(shim)
+    for method, path, scope, fn in routes.table():
+        shim.add(method, path, scope, fn)
     return shim.app

@@ -6,10 +6,7 @@
 from ansible_collections.vpe.hypervisor.api_shim.http import json_response
 
 
-def register(shim):
-
-    @shim.route('/healthz', 'GET', scope=None)
-    def healthz():
-        up = shim.ctx.conn.alive()
-        doc = {'status': 'ok' if up else 'unavailable', 'libvirt': up}
-        return json_response(doc, status=200 if up else 503, etag=False)
+def get_healthz(ctx):
+    up = ctx.conn.alive()
+    doc = {'status': 'ok' if up else 'unavailable', 'libvirt': up}
+    return json_response(doc, status=200 if up else 503, etag=False)

@@ -9,17 +9,13 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import imag
 KEY = 'image-pool'
 
 
-def register(shim):
-    ctx = shim.ctx
+def get_image_pool(ctx):
+    query_params(())
+    return json_response({KEY: ctx.run(image_pool.read)})
 
-    @shim.route('/hypervisor/image-pool', 'GET', 'read')
-    def get_image_pool():
-        query_params(())
-        return json_response({KEY: ctx.run(image_pool.read)})
 
-    @shim.route('/hypervisor/image-pool', 'PUT', 'admin')
-    def put_image_pool():
-        query_params(())
-        desired = read_envelope(KEY)
-        change = ctx.apply_if_match(lambda: [{KEY: ctx.run(image_pool.read)}], image_pool_apply.apply, desired)
-        return json_response({KEY: change.after})
+def put_image_pool(ctx):
+    query_params(())
+    desired = read_envelope(KEY)
+    change = ctx.apply_if_match(lambda: [{KEY: ctx.run(image_pool.read)}], image_pool_apply.apply, desired)
+    return json_response({KEY: change.after})

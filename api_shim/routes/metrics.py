@@ -25,33 +25,30 @@ def check_series(name):
     return name
 
 
-def register(shim):
-    ctx = shim.ctx
 
-    @shim.route('/hypervisor/metrics', 'GET', 'read')
-    def get_metrics():
-        params = query_params(('q', 'step'))
-        doc = ctx.run(metrics_query.query, params.get('q'), params.get('step'))
-        return json_response({KEY: doc})
+def get_metrics(ctx):
+    params = query_params(('q', 'step'))
+    doc = ctx.run(metrics_query.query, params.get('q'), params.get('step'))
+    return json_response({KEY: doc})
 
-    @shim.route('/hypervisor/metrics.svg', 'GET', 'read')
-    def metrics_svg():
-        params = query_params(('q', 'series', 'step'))
-        series = check_series(params.get('series'))
-        q, step = metrics_query.check_query(params.get('q'), params.get('step'))
-        doc = ctx.run(metrics_query.query, q, step)
-        picture = doc[series]
-        body = svgchart.render(series, doc['duration'], picture['unit'], picture['datas'],
-                               step=doc['step']).encode('utf-8')
-        tag = etag_of_bytes(body)
-        if not_modified(tag):
-            return bottle.HTTPResponse(status=304, headers={'ETag': tag})
-        return bottle.HTTPResponse(body=body, status=200, headers={
-            'Content-Type': SVG_TYPE, 'ETag': tag, 'Cache-Control': 'no-store',
-            'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'"})
 
-    @shim.route('/metrics', 'GET', 'read')
-    def prometheus_metrics():
-        query_params(())
-        return bottle.HTTPResponse(body=prometheus.text(ctx), status=200,
-                                   headers={'Content-Type': prometheus.CONTENT_TYPE, 'Cache-Control': 'no-store'})
+def get_metrics_svg(ctx):
+    params = query_params(('q', 'series', 'step'))
+    series = check_series(params.get('series'))
+    q, step = metrics_query.check_query(params.get('q'), params.get('step'))
+    doc = ctx.run(metrics_query.query, q, step)
+    picture = doc[series]
+    body = svgchart.render(series, doc['duration'], picture['unit'], picture['datas'],
+                           step=doc['step']).encode('utf-8')
+    tag = etag_of_bytes(body)
+    if not_modified(tag):
+        return bottle.HTTPResponse(status=304, headers={'ETag': tag})
+    return bottle.HTTPResponse(body=body, status=200, headers={
+        'Content-Type': SVG_TYPE, 'ETag': tag, 'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+def get_prometheus(ctx):
+    query_params(())
+    return bottle.HTTPResponse(body=prometheus.text(ctx), status=200,
+                               headers={'Content-Type': prometheus.CONTENT_TYPE, 'Cache-Control': 'no-store'})

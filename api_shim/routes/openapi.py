@@ -20,9 +20,10 @@ def load_openapi():
         return yaml.load(handle, Loader=loader)  # nosec B506: a safe loader
 
 
-def register(shim):
-    openapi_json = json.dumps(load_openapi(), sort_keys=True)
+def get_openapi_handler():
+    """The handler of GET /openapi.json, the document read now (at start-up)."""
+    body = json.dumps(load_openapi(), sort_keys=True)
 
-    @shim.route('/openapi.json', 'GET', scope=None)
-    def openapi():
-        return bottle.HTTPResponse(body=openapi_json, status=200, headers={'Content-Type': 'application/json'})
+    def get_openapi(_ctx):
+        return bottle.HTTPResponse(body=body, status=200, headers={'Content-Type': 'application/json'})
+    return get_openapi

@@ -21,33 +21,30 @@ def _shown(ctx, uuid):
     return []
 
 
-def register(shim):
-    ctx = shim.ctx
 
-    @shim.route('/hypervisor/pools', 'GET', 'read')
-    def get_pools():
-        query_params(())
-        return json_response({LIST_KEY: ctx.run(pools.read)})
+def get_pools(ctx):
+    query_params(())
+    return json_response({LIST_KEY: ctx.run(pools.read)})
 
-    @shim.route('/hypervisor/pools', 'POST', 'admin')
-    def post_pool():
-        query_params(())
-        desired = read_envelope(ONE_KEY)
-        change = ctx.run(pools_apply.create, desired)
-        return json_response({ONE_KEY: change.after})
 
-    @shim.route('/hypervisor/pools/<uuid>', 'PUT', 'admin')
-    def put_pool(uuid):
-        query_params(())
-        desired = read_envelope(ONE_KEY)
-        change = ctx.apply_if_match(lambda: _shown(ctx, uuid), pools_apply.update, uuid, desired)
-        return json_response({ONE_KEY: change.after})
+def post_pool(ctx):
+    query_params(())
+    desired = read_envelope(ONE_KEY)
+    change = ctx.run(pools_apply.create, desired)
+    return json_response({ONE_KEY: change.after})
 
-    @shim.route('/hypervisor/pools/<uuid>', 'DELETE', 'admin')
-    def delete_pool(uuid):
-        query_params(())
-        body = read_json_body(required=False)
-        if body not in (None, {}):
-            raise InvalidInput('DELETE takes no fields; send {} or no body', field='body')
-        ctx.apply_if_match(lambda: _shown(ctx, uuid), pools_apply.delete, uuid)
-        return json_response({ONE_KEY: {'uuid': uuid}}, etag=False)
+
+def put_pool(ctx, uuid):
+    query_params(())
+    desired = read_envelope(ONE_KEY)
+    change = ctx.apply_if_match(lambda: _shown(ctx, uuid), pools_apply.update, uuid, desired)
+    return json_response({ONE_KEY: change.after})
+
+
+def delete_pool(ctx, uuid):
+    query_params(())
+    body = read_json_body(required=False)
+    if body not in (None, {}):
+        raise InvalidInput('DELETE takes no fields; send {} or no body', field='body')
+    ctx.apply_if_match(lambda: _shown(ctx, uuid), pools_apply.delete, uuid)
+    return json_response({ONE_KEY: {'uuid': uuid}}, etag=False)

@@ -9,17 +9,13 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota,
 KEY = 'quota'
 
 
-def register(shim):
-    ctx = shim.ctx
+def get_quota(ctx):
+    query_params(())
+    return json_response({KEY: ctx.run(quota.read)})
 
-    @shim.route('/hypervisor/quota', 'GET', 'read')
-    def get_quota():
-        query_params(())
-        return json_response({KEY: ctx.run(quota.read)})
 
-    @shim.route('/hypervisor/quota', 'PUT', 'admin')
-    def put_quota():
-        force = query_bool(query_params(('force',)), 'force')
-        desired = read_envelope(KEY)
-        change = ctx.apply_if_match(lambda: [{KEY: ctx.run(quota.read)}], quota_apply.apply, desired, force=force)
-        return json_response({KEY: change.after})
+def put_quota(ctx):
+    force = query_bool(query_params(('force',)), 'force')
+    desired = read_envelope(KEY)
+    change = ctx.apply_if_match(lambda: [{KEY: ctx.run(quota.read)}], quota_apply.apply, desired, force=force)
+    return json_response({KEY: change.after})

@@ -25,29 +25,30 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'se
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
-def _asset_handler(body, ctype):
+def _asset_handler(name, ctype):
+    """The handler of one asset, its file read now (at start-up)."""
+    with open(os.path.join(UI_DIR, name), 'rb') as handle:
+        body = handle.read()
     tag = etag_of_bytes(body)
     headers = {
         'Content-Type': ctype, 'ETag': tag, 'Cache-Control': 'no-cache',
         'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer',
     }
 
-    def handler():
+    def handler(_ctx):
         query_params(())
         if not_modified(tag):
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})
         return bottle.HTTPResponse(body=body, status=200, headers=headers)
+    handler.__name__ = 'ui_' + name.replace('.', '_')
     return handler
 
 
-def register(shim):
-    for path, name, ctype in ASSETS:
-        with open(os.path.join(UI_DIR, name), 'rb') as handle:
-            body = handle.read()
-        handler = _asset_handler(body, ctype)
-        handler.__name__ = 'ui_' + name.replace('.', '_')
-        shim.route(path, 'GET', scope=None)(handler)
+def get_ui_slash(_ctx):
+    return bottle.HTTPResponse(status=301, headers={'Location': '/ui'})
 
-    @shim.route('/ui/', 'GET', scope=None)
-    def ui_slash():
-        return bottle.HTTPResponse(status=301, headers={'Location': '/ui'})
+
+def routes():
+    """The page's routes (open), for the route table."""
+    return tuple(('GET', path, None, _asset_handler(name, ctype)) for path, name, ctype in ASSETS) + (
+        ('GET', '/ui/', None, get_ui_slash),)

@@ -7,8 +7,6 @@ from ansible_collections.vpe.hypervisor.api_shim.http import json_response, quer
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import usage
 
 
-def register(shim):
-    @shim.route('/hypervisor/usages', 'GET', 'read')
-    def get_usages():
-        query_params(())
-        return json_response({'usages': shim.ctx.run(usage.read)})
+def get_usages(ctx):
+    query_params(())
+    return json_response({'usages': ctx.run(usage.read)})
