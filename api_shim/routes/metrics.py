@@ -25,7 +25,6 @@ def check_series(name):
     return name
 
 
-
 def get_metrics(ctx):
     params = query_params(('q', 'step'))
     doc = ctx.run(metrics_query.query, params.get('q'), params.get('step'))

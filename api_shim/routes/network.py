@@ -30,7 +30,6 @@ def _no_body():
                            field='body')
 
 
-
 def _current(ctx):
     """The document GET shows (and If-Match is checked against)."""
     waiting = network_confirm.current(ctx)  # first: it may revert an overdue change

@@ -21,7 +21,6 @@ def _shown(ctx, uuid):
     return []
 
 
-
 def get_pools(ctx):
     query_params(())
     return json_response({LIST_KEY: ctx.run(pools.read)})
