@@ -4,6 +4,8 @@
 """The Bottle application: one Context (one libvirt connection) per process,
 the route table of api_shim.routes, and problem+json for every error."""
 
+import threading
+
 import bottle
 
 from ansible_collections.vpe.hypervisor.api_shim import routes
@@ -21,6 +23,16 @@ class AuditedContext(object):
 
     def __init__(self, ctx):
         self._ctx = ctx
+        self.state_dir = ctx.store.state_dir
+        self._kept = {}
+        self._kept_lock = threading.Lock()
+
+    def keep(self, name, make):
+        """What a route keeps for the process (a cache), made once by make()."""
+        with self._kept_lock:
+            if name not in self._kept:
+                self._kept[name] = make()
+            return self._kept[name]
 
     def run(self, fn, *args, **kwargs):
         result = self._ctx.run(fn, *args, **kwargs)

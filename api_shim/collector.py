@@ -5,9 +5,10 @@
 
 Every `interval` seconds (60 by default, on wall-clock multiples of it) it
 samples the host (api_shim.metrics_collect) and adds the sample's share
-to the 5-minute buckets of the store (module_utils.metrics.metrics_store), one
-transaction per sample. Once an hour it prunes buckets older than 62 days
-and before last month. One collector per state_dir: a second one exits.
+to the 5-minute buckets of the store (module_utils.metrics.metrics_store) and to
+their 30-minute and 2-hour rollups, one transaction per sample. Once an hour
+it prunes buckets and 30-minute rollups older than 62 days and before last
+month, 2-hour rollups older than 400 days. One collector per state_dir: a second one exits.
 
 It keeps no state between runs: after a restart or a reboot the first
 sample only sets the counters' baseline, so the store stays consistent
@@ -86,7 +87,7 @@ class Collector(object):
         now = time.time()
         if self.last_prune is None or now - self.last_prune >= PRUNE_EVERY:
             try:
-                removed = store.prune(metrics_query.retention_cutoff(now))
+                removed = store.prune(metrics_query.retention_cutoffs(now))
                 if removed:
                     LOG.info('pruned %d bucket(s) older than the retention', removed)
                 self.last_prune = now

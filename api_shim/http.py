@@ -51,10 +51,20 @@ def problem_response(exc):
 
 
 def json_response(doc, status=200, etag=True):
-    headers = {'Content-Type': 'application/json', 'Cache-Control': 'no-store'}
     body = dumps(doc)  # once: the ETag is the hash of these very bytes
-    if etag:
-        tag = etag_of_bytes(body.encode('utf-8'))
+    return body_response(body, etag_of_bytes(body.encode('utf-8')) if etag else None, status)
+
+
+def serialised(doc):
+    """(body, ETag) of `doc`, for an answer kept to be sent again (body_response)."""
+    body = dumps(doc)
+    return body, etag_of_bytes(body.encode('utf-8'))
+
+
+def body_response(body, tag, status=200):
+    """The JSON response of an already serialised `body` and its ETag (None: no ETag)."""
+    headers = {'Content-Type': 'application/json', 'Cache-Control': 'no-store'}
+    if tag is not None:
         headers['ETag'] = tag
         if bottle.request.method == 'GET' and not_modified(tag):
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})

@@ -49,11 +49,20 @@ def check_query(q=None, step=None):
 
 
 RETENTION_DAYS = 62
+# The 2-hour rollups stay 13 months (about 0.3 MiB): a year of history at month spacing.
+LONG_RETENTION_DAYS = 400
 
 
 def retention_cutoff(now):
     """Buckets before this epoch may be pruned: older than 62 days and before last month."""
     return min(int(now) - RETENTION_DAYS * ranges.DAY, ranges.range_bounds('lastmonth', now)[0])
+
+
+def retention_cutoffs(now):
+    """{level: epoch} for MetricsStore.prune: 5-minute buckets and 30-minute
+    rollups as retention_cutoff, 2-hour rollups LONG_RETENTION_DAYS."""
+    short = retention_cutoff(now)
+    return {BUCKET: short, 1800: short, 7200: min(short, int(now) - LONG_RETENTION_DAYS * ranges.DAY)}
 
 
 def series_of(points, sums):

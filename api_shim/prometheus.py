@@ -9,15 +9,17 @@ gauges come from the newest 5-minute point of the metrics store (absent
 while the collector has written nothing); usages, quota and pools come from
 their services. When libvirt does not answer, the scrape still succeeds with
 `vpe_libvirt_up 0` and the host gauges, so a fleet's Prometheus sees why.
+With the shim's cache it keeps its newest point and its text while what it
+exports is unchanged.
 """
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import image_pool, pools
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Unavailable
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import metrics
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota, usage
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Unavailable
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import image_pool, pools
 
 # The classic text format every Prometheus version scrapes (newer clients announce 1.0.0).
 CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -48,14 +50,28 @@ def _gauge(name, doc, value, labels=None):
     return family
 
 
-class ScrapeCollector(object):
-    """Everything one scrape exports, read when the registry collects."""
+def scrape_inputs(ctx, cache=None):
+    """What a scrape exports: the newest point and the services' reads (None: libvirt did not answer)."""
+    state_dir = ctx.store.state_dir
+    if cache is None:
+        point = metrics.latest_point(state_dir)
+    else:
+        point = cache.get(('latest',), lambda: metrics.latest_point(state_dir))
+    try:
+        reads = (ctx.run(usage.read), ctx.run(quota.read), ctx.run(pools.read), ctx.run(image_pool.read))
+    except Unavailable:
+        reads = None
+    return point, reads
 
-    def __init__(self, ctx):
-        self.ctx = ctx
+
+class ScrapeCollector(object):
+    """Everything one scrape exports, from scrape_inputs()."""
+
+    def __init__(self, inputs):
+        self.point, self.reads = inputs
 
     def collect(self):
-        start, values = metrics.latest_point(self.ctx.store.state_dir)
+        start, values = self.point
         if start is not None:
             yield _gauge('vpe_host_metrics_point_start_seconds',
                          'Start (Unix time) of the 5-minute point the vpe_host_* gauges describe', start)
@@ -65,14 +81,9 @@ class ScrapeCollector(object):
         yield from self._libvirt_families()
 
     def _libvirt_families(self):
-        ctx = self.ctx
-        try:
-            used = ctx.run(usage.read)
-            limits = ctx.run(quota.read)
-            listed = ctx.run(pools.read)
-            image = ctx.run(image_pool.read)
-        except Unavailable:
+        if self.reads is None:
             return [_gauge('vpe_libvirt_up', 'Whether libvirt answered this scrape', 0)]
+        used, limits, listed, image = self.reads
         out = [
             _gauge('vpe_libvirt_up', 'Whether libvirt answered this scrape', 1),
             _gauge('vpe_usages_instances', 'Domains defined on the host, any state', used['instances']),
@@ -104,8 +115,19 @@ class ScrapeCollector(object):
         return out
 
 
-def text(ctx):
-    """The Prometheus exposition of this host, from a registry made for this call."""
+def text(ctx, cache=None):
+    """The Prometheus exposition of this host, from a registry made for this call.
+
+    With a `cache` (the shim's), the text of the last scrape is sent again when
+    its inputs are the same: rendering 60 samples costs more than reading them.
+    """
+    inputs = scrape_inputs(ctx, cache)
+    kept = cache.scrape if cache is not None else None
+    if kept is not None and kept[0] == inputs:  # every read returns fresh objects: compared by value
+        return kept[1]
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapeCollector(ctx))
-    return generate_latest(registry)
+    registry.register(ScrapeCollector(inputs))
+    text = generate_latest(registry)
+    if cache is not None:
+        cache.scrape = (inputs, text)
+    return text

@@ -35,10 +35,10 @@ for vm in "${LAB_VMS[@]}"; do
     nsx ip link set "$tap" master "$LAB_BRIDGE" up
   }
   [ -f "$OUT/$name.qcow2" ] || qemu-img create -q -f qcow2 -b "$IMG/base.raw" -F raw "$OUT/$name.qcow2"
-  nsx qemu-system-x86_64 -name "$name" -machine pc -accel tcg,thread=multi -cpu max \
+  nsx qemu-system-x86_64 -name "$name" -machine pc -accel tcg,thread=multi -cpu "$LAB_VM_CPU" \
     -smp 1 -m "$LAB_VM_MEM" -uuid "$(printf '00000000-0000-4000-8000-0000001910%02x' "$octet")" \
     -kernel "$IMG/vmlinuz" -initrd "$IMG/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 systemd.hostname=$name vpelab.net=$net vpelab.mac=$mac vpelab.addr=$LAB_NET.$octet/$LAB_PREFIX vpelab.gw=$LAB_GW vpelab.key=$KEY" \
+    -append "root=/dev/vda rw console=ttyS0 systemd.hostname=$name vpelab.net=$net vpelab.mac=$mac vpelab.addr=$LAB_NET.$octet/$LAB_PREFIX vpelab.gw=$LAB_GW vpelab.key=$KEY $LAB_KERNEL_EXTRA" \
     -drive "file=$OUT/$name.qcow2,if=virtio,format=qcow2,cache=unsafe" \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
     -device "virtio-net-pci,netdev=n0,mac=$mac,addr=0x3" \

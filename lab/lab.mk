@@ -4,7 +4,7 @@
 # side's packages with apt-get. See lab/README.md.
 .PHONY: lab lab-test lab-down lab-ci lab-status lab-bench
 
-LAB_PYTEST := VPE_LAB=1 $(PY) -m pytest -p no:cacheprovider
+LAB_PYTEST := VPE_LAB=1 $(PY) -m pytest -p no:cacheprovider --durations=0
 
 # build/reuse the image, boot hv1..hv3, converge with playbooks/site.yml; the VMs stay up
 lab: venv

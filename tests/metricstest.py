@@ -72,6 +72,7 @@ def seed(state_dir, start, end, gaps=(), values=default_values):
         store.conn.executemany('INSERT OR REPLACE INTO buckets (bucket, %s) VALUES (?, %s)'
                                % (', '.join(COLUMNS), ', '.join('?' * len(COLUMNS))), rows)
         store.conn.execute('COMMIT')
+        store.rebuild_rollups(start, end)  # rows written beside add(): their rollups from them
     finally:
         store.close()
     return len(rows)

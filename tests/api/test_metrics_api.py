@@ -15,6 +15,7 @@ from vpetest import assert_problem
 from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import metrics
 from ansible_collections.vpe.hypervisor.api_shim import metrics_query
 from ansible_collections.vpe.hypervisor.api_shim import metrics_ranges as ranges
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import MetricsStore, bucket_of
 from metricstest import FakeStateCtx, seed
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
@@ -100,6 +101,29 @@ def test_a_seeded_gap_is_null_over_http(seeded_shim):
     datas = shim.request('GET', '/hypervisor/metrics?step=300&q=' + q).json()['metrics']['memory']['datas']
     assert {k: datas[k] for k in gap} == gap
     assert None not in [v for k, v in datas.items() if k not in gap][:-1]
+
+
+def test_a_new_sample_shows_in_an_answer_already_given(seeded_shim):
+    """Answers are kept while the store is unchanged; a collector's write ends that."""
+    shim, state_dir = seeded_shim
+    first = shim.request('GET', '/hypervisor/metrics?q=thismonth').json()['metrics']['memory']['datas']
+    assert shim.request('GET', '/hypervisor/metrics?q=thismonth').json()['metrics']['memory']['datas'] == first
+    store = MetricsStore(str(state_dir), create=True)
+    try:
+        # one sample with a huge memory reading, every series covered (later tests read the newest point)
+        store.add({bucket_of(time.time()): {'mem_n': 1, 'mem_sum': 10.0 ** 7, 'cpu_s': 60, 'cpu_sum': 600,
+                                            'net_s': 60, 'net_in': 60, 'net_out': 60,
+                                            'disk_s': 60, 'disk_read': 60, 'disk_write': 60}})
+    finally:
+        store.close()
+    deadline = time.time() + 10
+    while True:
+        now = shim.request('GET', '/hypervisor/metrics?q=thismonth').json()['metrics']['memory']['datas']
+        last = max(now)
+        if now[last] != first.get(last) or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert now[last] > first.get(last, 0) + 1000
 
 
 def test_etag_gives_304(seeded_shim):

@@ -255,3 +255,27 @@ def test_openapi_documents_the_storage_routes_and_answers_match_it(api, tmp_path
     assert set(schemas['Pool']['required']) == POOL_FIELDS
     assert set(schemas['PoolUpdate']['properties']) == {'name', 'max_gb'}
     assert schemas['ImagePoolEnvelope']['required'] == ['image-pool']
+
+
+def test_used_gb_follows_files_added_at_once_and_files_grown_within_max_age(api, tmp_path):
+    """The staleness docs/storage.md states: a file added or removed changes the
+    directory, so the next check (0.2 s) shows it; a file that grows leaves the
+    directory as it was, so its bytes show once the kept total is walked again
+    (background walk after 2.5 s, never older than 5 s)."""
+    directory = tmp_path / 'fresh'
+    assert post(api, 'api-fresh', directory).status_code == 200
+
+    def used():
+        return [p for p in listed(api) if p['name'] == P + 'api-fresh'][0]['used_gb']
+
+    assert used() == 0.0
+    with open(str(directory / 'a.raw'), 'wb') as handle:
+        handle.write(b'\1' * (32 * 2 ** 20))
+        os.fsync(handle.fileno())
+    assert vpetest.eventually(used, lambda v: v == 0.03, timeout=2.0) == 0.03  # 32 MiB, a new directory entry
+    with open(str(directory / 'a.raw'), 'ab') as handle:  # grows in place: the directory does not change
+        handle.write(b'\1' * (32 * 2 ** 20))
+        os.fsync(handle.fileno())
+    assert vpetest.eventually(used, lambda v: v == 0.06, timeout=7.0) == 0.06
+    os.unlink(str(directory / 'a.raw'))
+    assert vpetest.eventually(used, lambda v: v == 0.0, timeout=2.0) == 0.0

@@ -38,10 +38,12 @@ class Context(object):
         """Keep results between calls, for a process that serves many (the
         shim): libvirt reads are checked against libvirt's events
         (Connection.memo, changes) and directory totals against the
-        directory (DiskUsage). Call before the first service call."""
+        directory (DiskUsage), the state file against its inode (StateStore).
+        Call before the first service call."""
         self.conn.watch_events()
         self.conn.keep_results = True
         self.disk.keep = True
+        self.store.keep = True
 
     def forget(self):
         """After a change made through this context: drop what was kept of

@@ -36,6 +36,8 @@ ENV_PERSIST_ROOT = 'VPE_PERSIST_ROOT'
 LIBVIRT_NAME_RE = re.compile(r'^(?!\.)[A-Za-z0-9_.-]{1,64}$')
 TAP_NAME_RE = re.compile(r'^(vnet|tap|macvtap|vif)[0-9]')
 VM_KINDS = frozenset(['tun', 'tap', 'macvtap', 'ipvtap'])
+READ_MAX_AGE = 1.0
+PENDING_FILE = 'network-pending.json'  # network_pending.PENDING_FILE (not imported: reads stay small)
 
 
 def libvirt_network_name(ctx, name=None):
@@ -71,5 +73,17 @@ def current(conn, state, name, taps):
 
 def read(ctx, libvirt_network=None):
     name = libvirt_network_name(ctx, libvirt_network)
-    conn = ctx.conn.get()
-    return current(conn, live.LiveState.read_links(), name, lv.vm_taps(conn))
+
+    def compute():
+        conn = ctx.conn.get()
+        return current(conn, live.LiveState.read_links(), name, lv.vm_taps(conn))
+    if ctx.store.held() or os.path.exists(os.path.join(ctx.store.state_dir, PENDING_FILE)):
+        # Under the mutation lock (If-Match, apply), or while a change waits
+        # for its confirm (a watchdog process may revert it any moment): live.
+        return compute()
+    # The shim keeps the answer (an `ip` run and two libvirt calls) while no
+    # domain event arrived, for at most READ_MAX_AGE: links and libvirt
+    # networks have no event here, so a change made beside the shim shows
+    # within that; one made through it (forget) at once.
+    fingerprint = ctx.conn.changes('domains')
+    return dict(ctx.conn.memo(('network', name), fingerprint, READ_MAX_AGE, compute))
