@@ -15,7 +15,7 @@ PY313 ?= $(firstword $(wildcard $(PYENV_VERSIONS)/3.13*/bin/python3.13 /usr/bin/
 # MATRIX=required (CI) fails when one of them is missing; by default it is skipped with a notice.
 MATRIX ?= optional
 
-.PHONY: help system venv link libvirtd test check unit integration playbooks api ui reliability roles \
+.PHONY: help system venv link libvirtd test check unit integration system-tests playbooks api ui reliability roles \
         fuzz-long reliability-doc sanity compat docs changelog lint units-installed release-check \
         matrix matrix-2.20 matrix-2.21 lock demo demo-clean clean bench bench-short bench-metrics \
         bench-pools bench-inventory bench-peer-venv bench-tools
@@ -34,7 +34,8 @@ help:
 	@echo "  release-check    build the tarball; galaxy-importer (with ansible-lint), antsibull-docs, EE introspection"
 	@echo "  units-installed  ansible-test units from the built collection installed in a temp tree"
 	@echo "  matrix           unit + playbook tiers on ansible-core 2.20/Python 3.12 and 2.21/Python 3.13"
-	@echo "  unit integration playbooks api ui reliability roles   pytest tiers (all but unit need root + libvirtd)"
+	@echo "  integration      ansible-test integration --local: tests/integration/targets/vpe_* on this host (root + libvirtd)"
+	@echo "  unit system-tests playbooks api ui reliability roles   pytest tiers (all but unit need root + libvirtd)"
 	@echo
 	@echo "other:"
 	@echo "  system           install the Debian packages every tier needs (root)"
@@ -71,7 +72,7 @@ link:
 libvirtd:
 	scripts/ensure-libvirtd.sh
 
-test: system venv link libvirtd sanity compat docs changelog lint release-check units-installed matrix
+test: system venv link libvirtd sanity compat docs changelog lint release-check units-installed matrix integration
 	VPE_TEST_CLEANUP=1 $(PY) -m pytest -p no:cacheprovider tests --ignore=tests/lab
 
 check: venv link sanity compat docs changelog lint unit
@@ -79,8 +80,13 @@ check: venv link sanity compat docs changelog lint unit
 unit: venv link
 	$(PY) -m pytest tests/unit
 
+# The modules' behaviour as a user runs them: ansible-test's targets, on a copy of the tree.
 integration: venv link libvirtd
-	$(PY) -m pytest tests/integration
+	scripts/integration.sh
+
+# pytest against the real libvirtd and network namespaces: needs root.
+system-tests: venv link libvirtd
+	$(PY) -m pytest tests/system
 
 playbooks: venv link libvirtd
 	$(PY) -m pytest tests/playbooks

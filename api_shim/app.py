@@ -2,15 +2,17 @@
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Bottle application: one Context (one libvirt connection) per process,
-the routes of api_shim.routes, and problem+json for every error."""
+the route table of api_shim.routes, and problem+json for every error."""
+
+import threading
 
 import bottle
 
 from ansible_collections.vpe.hypervisor.api_shim import routes
 from ansible_collections.vpe.hypervisor.api_shim.audit import record_change
-from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, dumps, guarded
-from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Change
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
+from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, check_if_match, dumps, guarded
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Change
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import (
     MethodNotAllowed, NotFound, VpeError)
 
 
@@ -21,12 +23,30 @@ class AuditedContext(object):
 
     def __init__(self, ctx):
         self._ctx = ctx
+        self.state_dir = ctx.store.state_dir
+        self._kept = {}
+        self._kept_lock = threading.Lock()
+
+    def keep(self, name, make):
+        """What a route keeps for the process (a cache), made once by make()."""
+        with self._kept_lock:
+            if name not in self._kept:
+                self._kept[name] = make()
+            return self._kept[name]
 
     def run(self, fn, *args, **kwargs):
         result = self._ctx.run(fn, *args, **kwargs)
         if isinstance(result, Change):
             record_change(bottle.request.environ, result)
         return result
+
+    def apply_if_match(self, current, fn, *args, **kwargs):
+        """The one way a route changes something: under the state lock, 412
+        unless If-Match names what current() returns (the documents a GET may
+        have shown; none: no check), then run the service function fn."""
+        with self._ctx.store.locked():
+            check_if_match(*current())
+            return self.run(fn, *args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._ctx, name)
@@ -45,25 +65,22 @@ class Shim(object):
             500: self._server_error,
         })
 
-    def route(self, path, method='GET', scope='read'):
-        """Register fn for path/method behind auth (scope None: open)."""
-        def decorator(fn):
-            def handler(**kwargs):
-                if scope is not None:
-                    self.auth.require(scope)
-                if method == 'GET':
-                    return fn(**kwargs)
-                try:
-                    return fn(**kwargs)
-                finally:
-                    # Reads reuse what libvirt's events have not invalidated;
-                    # our own change must show on the very next read, before
-                    # its event arrives (and even if the call failed half-way).
-                    self.ctx.forget()
-            handler.__name__ = fn.__name__
-            self.app.route(path, method, guarded(handler))
-            return fn
-        return decorator
+    def add(self, method, path, scope, fn):
+        """Serve fn(ctx, **url_args) for method/path behind auth (scope None: open)."""
+        def handler(**kwargs):
+            if scope is not None:
+                self.auth.require(scope)
+            if method == 'GET':
+                return fn(self.ctx, **kwargs)
+            try:
+                return fn(self.ctx, **kwargs)
+            finally:
+                # Reads reuse what libvirt's events have not invalidated;
+                # our own change must show on the very next read, before
+                # its event arrives (and even if the call failed half-way).
+                self.ctx.forget()
+        handler.__name__ = fn.__name__
+        self.app.route(path, method, guarded(handler))
 
     @staticmethod
     def _problem(exc):
@@ -92,6 +109,6 @@ def create_app(ctx, authenticator):
     """
     ctx.serve_many()
     shim = Shim(ctx, authenticator)
-    for module in routes.MODULES:
-        module.register(shim)
+    for method, path, scope, fn in routes.table():
+        shim.add(method, path, scope, fn)
     return shim.app

@@ -22,7 +22,7 @@ import bottle
 from ansible_collections.vpe.hypervisor.api_shim import tokens as tokens_mod
 from ansible_collections.vpe.hypervisor.api_shim.http import problem_response
 from ansible_collections.vpe.hypervisor.api_shim.throttle import AuthThrottle
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Forbidden, Unauthorized, VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Forbidden, Unauthorized, VpeError
 
 # Re-exported: callers and tests know them from here.
 SCOPES = tokens_mod.SCOPES

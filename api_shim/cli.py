@@ -10,9 +10,9 @@ import signal
 import sys
 
 from ansible_collections.vpe.hypervisor.api_shim import server
-from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
-from ansible_collections.vpe.hypervisor.plugins.module_utils.libvirt_conn import default_uri
-from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import DEFAULT_STATE_DIR
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Context
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import default_uri
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.state_store import DEFAULT_STATE_DIR
 
 DEFAULT_LISTEN = '127.0.0.1:8470'
 

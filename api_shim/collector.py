@@ -4,8 +4,8 @@
 """The metrics collector: `python -m ansible_collections.vpe.hypervisor.api_shim collect`.
 
 Every `interval` seconds (60 by default, on wall-clock multiples of it) it
-samples the host (module_utils.metrics_collect) and adds the sample's share
-to the 5-minute buckets of the store (module_utils.metrics_store) and to
+samples the host (api_shim.metrics_collect) and adds the sample's share
+to the 5-minute buckets of the store (module_utils.metrics.metrics_store) and to
 their 30-minute and 2-hour rollups, one transaction per sample. Once an hour
 it prunes buckets and 30-minute rollups older than 62 days and before last
 month, 2-hour rollups older than 400 days. One collector per state_dir: a second one exits.
@@ -24,9 +24,9 @@ import sqlite3
 import threading
 import time
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_collect, metrics_query
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import MetricsStore
+from ansible_collections.vpe.hypervisor.api_shim import metrics_collect, metrics_query
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import MetricsStore
 
 LOG = logging.getLogger('vpe.collector')
 DEFAULT_INTERVAL = 60.0

@@ -12,7 +12,7 @@ import traceback
 
 import bottle
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import (
     InvalidInput, PayloadTooLarge, PreconditionFailed, UnsupportedMediaType, VpeError)
 
 MAX_BODY = 64 * 1024
@@ -77,16 +77,17 @@ def not_modified(tag):
     return tag in [t.strip() for t in raw.split(',') if t.strip()]
 
 
-def check_if_match(current_doc):
-    """412 unless If-Match is absent, '*' or the ETag of `current_doc`."""
+def check_if_match(*current_docs):
+    """412 unless If-Match is absent, '*' or the ETag of one of `current_docs`
+    (a resource's own document, or the list a GET showed it in)."""
     raw = bottle.request.headers.get('If-Match')
-    if raw is None:
+    if raw is None or not current_docs:
         return
     tags = [t.strip() for t in raw.split(',') if t.strip()]
-    if '*' in tags or etag_of(current_doc) in tags:
+    if '*' in tags or any(etag_of(doc) in tags for doc in current_docs):
         return
     raise PreconditionFailed('If-Match %s does not match the current ETag %s; GET the resource again'
-                             % (raw, etag_of(current_doc)), field='If-Match')
+                             % (raw, etag_of(current_docs[-1])), field='If-Match')
 
 
 def read_json_body(required=True):

@@ -22,9 +22,10 @@ import os
 import re
 import secrets
 import stat
-import tempfile
 import threading
 import time
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import atomic_file
 
 SCOPES = ('read', 'admin')
 MIN_TOKEN_LENGTH = 16
@@ -178,20 +179,5 @@ def add_token(path, scope, label=None):
 
 def write_atomically(path, text, info=None):
     """Write `text` to `path` by rename, with the mode (default 0600) and owner of `info`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.tokens-', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            os.fchmod(handle.fileno(), stat.S_IMODE(info.st_mode) if info else 0o600)
-            if info is not None and os.geteuid() == 0:
-                os.fchown(handle.fileno(), info.st_uid, info.st_gid)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_file.write(path, text, stat.S_IMODE(info.st_mode) if info else 0o600, prefix='.tokens-',
+                      owner=(info.st_uid, info.st_gid) if info is not None and os.geteuid() == 0 else None)

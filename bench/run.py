@@ -483,7 +483,7 @@ def build_pools(state_dir, root, pools, volumes):
     """`pools` pools of `volumes` volumes (1 GiB sparse files, 128 KiB on disk
     each), made by the storage bench's builder (bench/pools) through our pool
     service, under our own names."""
-    from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Context
     bench_pools = load_module('bench_pools', BENCH / 'pools' / 'bench_pools.py')
     bench_pools.NAME = NAME + 'shim-'  # not vpetest-: concurrent test runs sweep those
     ctx = Context(URI, str(state_dir))

@@ -25,7 +25,7 @@ def state_dir(tmp_path):
 @pytest.fixture
 def test_ctx(state_dir):
     """A Context on libvirt's in-memory test driver (one domain: 2 vCPUs, 8 GiB)."""
-    from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Context
     ctx = Context(uri='test:///default', state_dir=str(state_dir))
     yield ctx
     ctx.close()
@@ -33,7 +33,7 @@ def test_ctx(state_dir):
 
 @pytest.fixture
 def system_ctx(state_dir):
-    from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Context
     ctx = Context(uri=vpetest.SYSTEM_URI, state_dir=str(state_dir))
     yield ctx
     ctx.close()

@@ -4,7 +4,7 @@ import contextlib
 import os
 import time
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import (
     BUCKET, COLUMNS, MetricsStore)
 
 

@@ -275,7 +275,7 @@ def remove_quota_hook(state_dir=None):
     state dir under the temp directory, i.e. a test's), and the hooks
     directories when that leaves them empty. libvirtd needs no restart: it
     runs what is in qemu.d at each event."""
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_hook
     for path in (quota_hook.dropin_path(), quota_hook.single_path()):
         settings = quota_hook.settings_of(path)
         if settings is None:

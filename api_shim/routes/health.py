@@ -1,36 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""/healthz (open) and the OpenAPI document."""
-
-import json
-import os
-
-import bottle
-import yaml
+"""GET /healthz (open): whether libvirt answers."""
 
 from ansible_collections.vpe.hypervisor.api_shim.http import json_response
 
-OPENAPI_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'openapi.yaml')
 
-
-def load_openapi():
-    # libyaml's loader when the host has it (Debian's python3-yaml does): the
-    # pure-Python one took 50 s of the shim's start on a slow (TCG) VM, 3 s this way.
-    loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
-    with open(OPENAPI_PATH, 'r') as handle:
-        return yaml.load(handle, Loader=loader)  # nosec B506: a safe loader
-
-
-def register(shim):
-    openapi_json = json.dumps(load_openapi(), sort_keys=True)
-
-    @shim.route('/healthz', 'GET', scope=None)
-    def healthz():
-        up = shim.ctx.conn.alive()
-        doc = {'status': 'ok' if up else 'unavailable', 'libvirt': up}
-        return json_response(doc, status=200 if up else 503, etag=False)
-
-    @shim.route('/openapi.json', 'GET', scope=None)
-    def openapi():
-        return bottle.HTTPResponse(body=openapi_json, status=200, headers={'Content-Type': 'application/json'})
+def get_healthz(ctx):
+    up = ctx.conn.alive()
+    doc = {'status': 'ok' if up else 'unavailable', 'libvirt': up}
+    return json_response(doc, status=200 if up else 503, etag=False)

@@ -15,9 +15,9 @@ spec's body) until it is confirmed or reverted.
 """
 
 from ansible_collections.vpe.hypervisor.api_shim.http import (
-    check_if_match, json_response, query_bool, query_params, read_envelope, read_json_body)
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network, network_apply, network_confirm
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+    json_response, query_bool, query_params, read_envelope, read_json_body)
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network, network_apply, network_confirm
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
 KEY = 'network'
 PENDING = 'pending'
@@ -30,39 +30,36 @@ def _no_body():
                            field='body')
 
 
-def register(shim):
-    ctx = shim.ctx
+def _current(ctx):
+    """The document GET shows (and If-Match is checked against)."""
+    waiting = network_confirm.current(ctx)  # first: it may revert an overdue change
+    doc = {KEY: ctx.run(network.read)}
+    if waiting is not None:
+        doc[PENDING] = waiting
+    return doc
 
-    def current():
-        waiting = network_confirm.current(ctx)  # first: it may revert an overdue change
-        doc = {KEY: ctx.run(network.read)}
-        if waiting is not None:
-            doc[PENDING] = waiting
-        return doc
 
-    @shim.route('/hypervisor/network', 'GET', 'read')
-    def get_network():
-        query_params(())
-        return json_response(current())
+def get_network(ctx):
+    query_params(())
+    return json_response(_current(ctx))
 
-    @shim.route('/hypervisor/network', 'PUT', 'admin')
-    def put_network():
-        params = query_params(('force', 'confirm_timeout'))
-        force = query_bool(params, 'force')
-        timeout = network_confirm.check_timeout(params.get('confirm_timeout'), minimum=1)
-        desired = read_envelope(KEY)
-        with ctx.store.locked():
-            check_if_match(current())
-            change = ctx.run(network_apply.apply, desired, force=force, confirm_timeout=timeout)
-        if change.pending is None:
-            return json_response({KEY: change.after})
-        resp = json_response({KEY: change.after, PENDING: change.pending}, status=202)
-        resp.set_header('Connection', 'close')  # the confirm must come over a new connection
-        return resp
 
-    @shim.route('/hypervisor/network/confirm', 'POST', 'admin')
-    def confirm_network():
-        change_id = network_confirm.check_id(query_params(('id',)).get('id'))
-        _no_body()
-        confirmed = network_confirm.confirm(ctx, change_id)
-        return json_response({KEY: ctx.run(network.read), PENDING: confirmed})
+def put_network(ctx):
+    params = query_params(('force', 'confirm_timeout'))
+    force = query_bool(params, 'force')
+    timeout = network_confirm.check_timeout(params.get('confirm_timeout'), minimum=1)
+    desired = read_envelope(KEY)
+    change = ctx.apply_if_match(lambda: [_current(ctx)], network_apply.apply, desired, force=force,
+                                confirm_timeout=timeout)
+    if change.pending is None:
+        return json_response({KEY: change.after})
+    resp = json_response({KEY: change.after, PENDING: change.pending}, status=202)
+    resp.set_header('Connection', 'close')  # the confirm must come over a new connection
+    return resp
+
+
+def confirm_network(ctx):
+    change_id = network_confirm.check_id(query_params(('id',)).get('id'))
+    _no_body()
+    confirmed = network_confirm.confirm(ctx, change_id)
+    return json_response({KEY: ctx.run(network.read), PENDING: confirmed})

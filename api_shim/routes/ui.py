@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The host page (GET /ui and its two assets, open: they hold no data and ask
-for a token) and GET /hypervisor/metrics.svg (one metric chart, read scope).
+"""The host page: GET /ui and its two assets, open (they hold no data and ask
+for a token). Its charts are GET /hypervisor/metrics.svg (routes/metrics.py).
 
 The page's files are read once at start-up from api_shim/ui/. A Content
 Security Policy keeps the page to this host: scripts, styles and API calls
@@ -13,10 +13,7 @@ import os
 
 import bottle
 
-from ansible_collections.vpe.hypervisor.api_shim import svgchart
 from ansible_collections.vpe.hypervisor.api_shim.http import etag_of_bytes, not_modified, query_params
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_query
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
 
 UI_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'ui')
 ASSETS = (
@@ -26,57 +23,32 @@ ASSETS = (
 )
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-SVG_TYPE = 'image/svg+xml'
 
 
-def _asset_handler(body, ctype):
+def _asset_handler(name, ctype):
+    """The handler of one asset, its file read now (at start-up)."""
+    with open(os.path.join(UI_DIR, name), 'rb') as handle:
+        body = handle.read()
     tag = etag_of_bytes(body)
     headers = {
         'Content-Type': ctype, 'ETag': tag, 'Cache-Control': 'no-cache',
         'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer',
     }
 
-    def handler():
+    def handler(_ctx):
         query_params(())
         if not_modified(tag):
             return bottle.HTTPResponse(status=304, headers={'ETag': tag})
         return bottle.HTTPResponse(body=body, status=200, headers=headers)
+    handler.__name__ = 'ui_' + name.replace('.', '_')
     return handler
 
 
-def check_series(name):
-    if name is None or name == '':
-        raise InvalidInput('series is required; one of %s' % ', '.join(metrics.SERIES_NAMES), field='series')
-    if name not in metrics.SERIES_NAMES:
-        raise InvalidInput('series must be one of %s, got %r' % (', '.join(metrics.SERIES_NAMES), name),
-                           field='series')
-    return name
+def get_ui_slash(_ctx):
+    return bottle.HTTPResponse(status=301, headers={'Location': '/ui'})
 
 
-def register(shim):
-    for path, name, ctype in ASSETS:
-        with open(os.path.join(UI_DIR, name), 'rb') as handle:
-            body = handle.read()
-        handler = _asset_handler(body, ctype)
-        handler.__name__ = 'ui_' + name.replace('.', '_')
-        shim.route(path, 'GET', scope=None)(handler)
-
-    @shim.route('/ui/', 'GET', scope=None)
-    def ui_slash():
-        return bottle.HTTPResponse(status=301, headers={'Location': '/ui'})
-
-    @shim.route('/hypervisor/metrics.svg', 'GET', 'read')
-    def metrics_svg():
-        params = query_params(('q', 'series', 'step'))
-        series = check_series(params.get('series'))
-        q, step = metrics_query.check_query(params.get('q'), params.get('step'))
-        doc = shim.ctx.run(metrics_query.query, q, step)
-        picture = doc[series]
-        body = svgchart.render(series, doc['duration'], picture['unit'], picture['datas'],
-                               step=doc['step']).encode('utf-8')
-        tag = etag_of_bytes(body)
-        if not_modified(tag):
-            return bottle.HTTPResponse(status=304, headers={'ETag': tag})
-        return bottle.HTTPResponse(body=body, status=200, headers={
-            'Content-Type': SVG_TYPE, 'ETag': tag, 'Cache-Control': 'no-store',
-            'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'"})
+def routes():
+    """The page's routes (open), for the route table."""
+    return tuple(('GET', path, None, _asset_handler(name, ctype)) for path, name, ctype in ASSETS) + (
+        ('GET', '/ui/', None, get_ui_slash),)

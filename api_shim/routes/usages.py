@@ -4,11 +4,9 @@
 """GET /hypervisor/usages"""
 
 from ansible_collections.vpe.hypervisor.api_shim.http import json_response, query_params
-from ansible_collections.vpe.hypervisor.plugins.module_utils import usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import usage
 
 
-def register(shim):
-    @shim.route('/hypervisor/usages', 'GET', 'read')
-    def get_usages():
-        query_params(())
-        return json_response({'usages': shim.ctx.run(usage.read)})
+def get_usages(ctx):
+    query_params(())
+    return json_response({'usages': ctx.run(usage.read)})

@@ -24,9 +24,9 @@ import psutil  # noqa: E402
 
 import metricstest  # noqa: E402
 import vpetest  # noqa: E402
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_query  # noqa: E402
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges  # noqa: E402
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import (  # noqa: E402
+from ansible_collections.vpe.hypervisor.api_shim import metrics_query  # noqa: E402
+from ansible_collections.vpe.hypervisor.api_shim import metrics_ranges as ranges  # noqa: E402
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import (  # noqa: E402
     MetricsStore, db_path)
 
 DEFAULT_INTERVAL = 60

@@ -34,8 +34,9 @@ sys.path[:0] = [str(REPO / '.collections'), str(REPO / 'tests')]
 
 import libvirt  # noqa: E402
 import vpetest  # noqa: E402
-from ansible_collections.vpe.hypervisor.plugins.module_utils import facts, pools_apply  # noqa: E402
-from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context  # noqa: E402
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import facts
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import pools_apply  # noqa: E402
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Context  # noqa: E402
 
 NAME = vpetest.PREFIX + 'bp-'
 PEER_VENV = BENCH / 'out' / '.venv-peer'

@@ -157,9 +157,9 @@ status:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import facts
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec, context_for, fail
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import facts
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import common_argument_spec, context_for, fail
 
 
 def main():
@@ -167,7 +167,7 @@ def main():
     argument_spec['gather'] = {'type': 'list', 'elements': 'str', 'choices': facts.SECTION_NAMES}
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     ctx = context_for(module)
-    ctx.conn.keep_results = True  # read-only: the sections share one pool listing
+    ctx.read_only()
     try:
         vpe = facts.gather(ctx, module.params['gather'])
     except VpeError as exc:

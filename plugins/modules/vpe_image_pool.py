@@ -114,9 +114,10 @@ used_gb:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, image_pool_apply
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_apply import run_apply
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import image_pool_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_apply import run_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import common_argument_spec
 
 
 def main():

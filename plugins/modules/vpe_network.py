@@ -237,11 +237,13 @@ rolled_back:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, network_apply, network_confirm
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_apply, network_confirm
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_apply import run_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import (
     common_argument_spec, context_for, fail)
-from ansible_collections.vpe.hypervisor.plugins.module_utils.network_persist import METHODS
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_persist import METHODS
 
 
 def main():
@@ -259,25 +261,9 @@ def main():
     if module.params['confirm']:
         confirm(module)
     desired = {'bridge': module.params['bridge'], 'bridge_interface': module.params['bridge_interface']}
-    ctx = context_for(module)
-    try:
-        change = ctx.run(network_apply.apply, desired, check_mode=module.check_mode, force=module.params['force'],
-                         persist_method=module.params['persist'], persist_root=module.params['persist_root'],
-                         libvirt_network=module.params['libvirt_network'],
-                         confirm_timeout=module.params['confirm_timeout'])
-    except VpeError as exc:
-        fail(module, exc)
-    finally:
-        ctx.close()
-    for warning in change.warnings:
-        module.warn(warning)
-    result = {'changed': change.changed, 'network': change.after, 'actions': change.actions,
-              'persist': change.persist}
-    if change.pending is not None:
-        result['pending'] = change.pending
-    if module._diff:
-        result['diff'] = {'before': change.before, 'after': change.after}
-    module.exit_json(**result)
+    run_apply(module, network_apply, 'network', desired, force=module.params['force'],
+              persist_method=module.params['persist'], persist_root=module.params['persist_root'],
+              libvirt_network=module.params['libvirt_network'], confirm_timeout=module.params['confirm_timeout'])
 
 
 def confirm(module):

@@ -204,9 +204,10 @@ used_gb:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, pools_apply
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_apply import run_apply, run_apply_list
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import common_argument_spec
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import pools_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_apply import run_apply, run_apply_list
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import common_argument_spec
 
 POOL_OPTIONS = ('name', 'path', 'max_gb', 'state')
 

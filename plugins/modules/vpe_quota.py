@@ -164,10 +164,11 @@ allocated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields, quota_apply
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_apply import diff_of
-from ansible_collections.vpe.hypervisor.plugins.module_utils.module_runner import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_apply
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_apply import diff_of
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import (
     common_argument_spec, context_for, fail)
 
 

@@ -12,9 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import vpetest
 from vpetest import assert_problem
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics, metrics_query
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import MetricsStore, bucket_of
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import metrics
+from ansible_collections.vpe.hypervisor.api_shim import metrics_query
+from ansible_collections.vpe.hypervisor.api_shim import metrics_ranges as ranges
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import MetricsStore, bucket_of
 from metricstest import FakeStateCtx, seed
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from vpetest import assert_problem
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_hook
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
 

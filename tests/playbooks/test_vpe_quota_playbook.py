@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_hook
 
 pytestmark = [pytest.mark.playbook, pytest.mark.libvirtd]
 

@@ -84,7 +84,7 @@ def app_routes(tmp_dir):
     """{(METHOD, path)} the Bottle app serves, with <x> written as {x}."""
     from ansible_collections.vpe.hypervisor.api_shim.app import create_app
     from ansible_collections.vpe.hypervisor.api_shim.auth import Authenticator
-    from ansible_collections.vpe.hypervisor.plugins.module_utils.context import Context
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Context
     ctx = Context(uri='test:///default', state_dir=str(tmp_dir))
     try:
         app = create_app(ctx, Authenticator([('admin', b'x' * 32)]))

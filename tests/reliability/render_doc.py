@@ -19,7 +19,7 @@ FOOT = """
 - 413 answers did not name the field; they now say `body`.
 - Field patterns were checked with `re.match`, so `$` let a trailing newline
   through: a pool named `p1\\n` reached libvirt and came back as a 500. Now
-  `fullmatch` (plugins/module_utils/fields.py).
+  `fullmatch` (plugins/module_utils/core/fields.py).
 - Interface names `.` and `..` passed the bridge rule (Linux refuses them).
 - `api_shim/openapi.yaml` was not valid OpenAPI: two unquoted descriptions
   with commas inside flow mappings turned into stray keys.

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 import relkit
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
 pytestmark = [pytest.mark.api, pytest.mark.libvirtd]
 

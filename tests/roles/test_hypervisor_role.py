@@ -103,7 +103,7 @@ echo restarted >> "$1"
 def test_enforce_installs_the_hook_and_the_handler_restarts_libvirtd_once(tmp_path):
     """The limits are huge: the hook, once libvirtd runs it, refuses nobody
     else's domain on this shared daemon; it is removed whatever happens."""
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_hook
     root = tmp_path / 'root'
     script = tmp_path / 'restart-libvirtd.sh'
     script.write_text(RESTART_SCRIPT)

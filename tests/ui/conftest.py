@@ -9,7 +9,7 @@ import pytest
 
 import metricstest
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges
+from ansible_collections.vpe.hypervisor.api_shim import metrics_ranges
 
 GAP_HOURS = (10, 12)  # yesterday 10:00-12:00 (host time) has no samples
 

@@ -249,8 +249,8 @@ def test_a_route_this_shim_does_not_serve_shows_not_available(seeded_shim, brows
 def test_the_quota_card_shows_whether_the_quota_is_enforced(seeded_shim, browser):
     """off, then asked for but waiting for a libvirtd restart (this test does
     not restart the shared daemon; the API test of a restarted one is
-    tests/integration/test_quota_hook_real.py). The hook goes whatever happens."""
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import quota_hook
+    tests/system/test_quota_hook_real.py). The hook goes whatever happens."""
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_hook
 
     shim, _gap = seeded_shim
     made = [d for d in (quota_hook.HOOKS_DIR, os.path.dirname(quota_hook.dropin_path())) if not os.path.isdir(d)]

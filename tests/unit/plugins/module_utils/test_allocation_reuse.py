@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import allocation, quota_apply, usage
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import allocation, quota_apply, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict
 
 
 @pytest.fixture

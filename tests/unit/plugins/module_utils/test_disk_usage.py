@@ -10,8 +10,8 @@ import time
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import disk_usage
-from ansible_collections.vpe.hypervisor.plugins.module_utils.disk_usage import DiskUsage, used_bytes
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import disk_usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage.disk_usage import DiskUsage, used_bytes
 
 MIB = 1024 * 1024
 

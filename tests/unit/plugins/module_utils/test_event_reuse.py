@@ -11,8 +11,9 @@ import libvirt
 import pytest
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils import (
-    allocation, libvirt_conn, libvirt_events, pools, storage, usage)
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import allocation, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_conn, libvirt_events
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import pools, storage
 
 
 @pytest.fixture

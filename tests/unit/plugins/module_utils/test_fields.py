@@ -1,7 +1,7 @@
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import fields
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
 
 @pytest.mark.parametrize('resource,body,field,words', [

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_collect as mc
+from ansible_collections.vpe.hypervisor.api_shim import metrics_collect as mc
 
 
 def sample(clock, wall, busy=0.0, total=0.0, memory=1000.0, nics=None, disks=None):

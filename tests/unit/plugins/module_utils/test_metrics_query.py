@@ -5,8 +5,10 @@ import os
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import facts, metrics, metrics_query
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import MetricsStore, db_path
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import facts
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics import metrics
+from ansible_collections.vpe.hypervisor.api_shim import metrics_query
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import MetricsStore, db_path
 from metricstest import FakeStateCtx, at, bucket_row, default_values, local_zone, seed
 
 SERIES = {'cpu': '%', 'memory': 'MB', 'network_in': 'B/s', 'network_out': 'B/s',

@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_query
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+from ansible_collections.vpe.hypervisor.api_shim import metrics_query
+from ansible_collections.vpe.hypervisor.api_shim import metrics_ranges as ranges
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 from metricstest import at, local_zone
 
 

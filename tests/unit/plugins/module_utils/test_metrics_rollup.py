@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_query
-from ansible_collections.vpe.hypervisor.plugins.module_utils import metrics_ranges as ranges
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_collect import deltas
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics_store import (
+from ansible_collections.vpe.hypervisor.api_shim import metrics_query
+from ansible_collections.vpe.hypervisor.api_shim import metrics_ranges as ranges
+from ansible_collections.vpe.hypervisor.api_shim.metrics_collect import deltas
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import (
     COLUMNS, LEVELS, TABLES, MetricsStore, db_path, pieces)
 from metricstest import FakeStateCtx, at, local_zone, seed
 

@@ -3,8 +3,9 @@ detection of the host's network stack, on temporary roots."""
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network_persist as persist
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import InvalidInput
+import persist_readers
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_persist as persist
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
 CFG = persist.BridgeConfig('br100', 'eth0', '52:54:00:aa:bb:cc', ['10.0.0.5/24', '10.0.0.6/24', 'fd00::5/64'],
                            ['10.0.0.1', 'fd00::1'])
@@ -27,7 +28,7 @@ def test_networkd_files_and_reader_round_trip(tmp_path):
         'Gateway=10.0.0.1\nGateway=fd00::1\nConfigureWithoutCarrier=yes\n')
     assert 'Kind=bridge\nMACAddress=52:54:00:aa:bb:cc\n' in files['etc/systemd/network/10-vpe-bridge.netdev']
     write_all(tmp_path, files)
-    assert persist.read_networkd(str(tmp_path)).as_dict() == CFG.as_dict()
+    assert persist_readers.read_networkd(str(tmp_path)).as_dict() == CFG.as_dict()
     assert persist.plan('networkd', CFG, str(tmp_path)) == []
 
 
@@ -35,7 +36,7 @@ def test_networkd_dhcp(tmp_path):
     cfg = persist.BridgeConfig('br0', 'bond0', None, [], [], dhcp4=True)
     write_all(tmp_path, persist.render_networkd(cfg))
     assert 'DHCP=ipv4\n' in (tmp_path / 'etc/systemd/network/10-vpe-bridge.network').read_text()
-    assert persist.read_networkd(str(tmp_path)).as_dict() == cfg.as_dict()
+    assert persist_readers.read_networkd(str(tmp_path)).as_dict() == cfg.as_dict()
 
 
 def test_ifupdown_file_and_reader_round_trip(tmp_path):
@@ -47,7 +48,7 @@ def test_ifupdown_file_and_reader_round_trip(tmp_path):
         '    hwaddress ether 52:54:00:aa:bb:cc\n\niface br100 inet static\n    address 10.0.0.6/24\n\n'
         'iface br100 inet6 static\n    address fd00::5/64\n    gateway fd00::1\n')
     write_all(tmp_path, files)
-    assert persist.read_ifupdown(str(tmp_path)).as_dict() == CFG.as_dict()
+    assert persist_readers.read_ifupdown(str(tmp_path)).as_dict() == CFG.as_dict()
 
 
 def test_ifupdown_comments_out_the_port_and_keeps_everything_else():
@@ -108,6 +109,6 @@ def test_file_writes_undo_to_the_old_content(tmp_path):
 
 
 def test_facts_network_section_on_the_test_driver(test_ctx):
-    from ansible_collections.vpe.hypervisor.plugins.module_utils import facts
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.core import facts
     # no libvirt network of ours and no br100 in this namespace: null, not an error
     assert facts.gather(test_ctx, ['network']) == {'network': {'bridge': None, 'bridge_interface': None}}

@@ -2,7 +2,7 @@
 that did not exist is deleted, one that did gets back only the settings
 network_persist sets (the rest of `nmcli connection show` is read-only)."""
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import network_persist, network_revert
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_persist, network_revert
 
 
 def test_nmcli_restore_deletes_new_profiles_and_sets_back_only_our_keys(monkeypatch):

@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, quota_apply, quota_hook, quota_hook_apply
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import (
+    quota, quota_apply, quota_hook, quota_hook_apply)
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, VpeError
 
 
 def domain(name, vcpus=1, memory='65536', unit='KiB', current=None, uuid=None):

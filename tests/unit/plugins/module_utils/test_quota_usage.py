@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import quota, quota_apply, usage
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota, quota_apply, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput
 
 
 def test_quota_defaults_to_the_host_size(test_ctx):

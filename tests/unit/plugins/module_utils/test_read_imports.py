@@ -14,18 +14,26 @@ PACKAGE = 'ansible_collections.vpe.hypervisor.plugins.module_utils'
 ROOT = str(vpetest.REPO)
 MODULE_UTILS = os.path.join(ROOT, 'plugins', 'module_utils')
 # What only a change, the shim or the range queries need.
-CHANGE_ONLY = ('fields', 'network_persist', 'metrics_query', 'metrics_ranges', 'storage_paths', 'module_apply',
-               'quota_hook_program')
+CHANGE_ONLY = ('fields', 'network_persist', 'storage_paths', 'module_apply', 'quota_hook_program')
+
+
+def _file_of(name):
+    return os.path.join(MODULE_UTILS, *name.split('.')) + '.py'
 
 
 def _named(path):
-    """module_utils names a file imports anywhere in it, as AnsiballZ's scan sees them."""
+    """module_utils files a file imports anywhere in it, as AnsiballZ's scan sees them:
+    'core.facts' for `from PACKAGE.core import facts` or `from PACKAGE.core.facts import x`."""
     names = set()
     for node in ast.walk(ast.parse(open(path).read())):
-        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE + '.'):
-            names.add(node.module[len(PACKAGE) + 1:])
+        if not (isinstance(node, ast.ImportFrom) and node.module and
+                (node.module == PACKAGE or node.module.startswith(PACKAGE + '.'))):
+            continue
+        module = node.module[len(PACKAGE) + 1:]
+        if module and os.path.isfile(_file_of(module)):
+            names.add(module)
+        else:
+            names.update((module + '.' if module else '') + alias.name for alias in node.names)
     return names
 
 
@@ -37,40 +45,49 @@ def _payload_of(module_path):
         if name in seen:
             continue
         seen.add(name)
-        todo.extend(_named(os.path.join(MODULE_UTILS, name + '.py')))
+        todo.extend(_named(_file_of(name)))
     return seen
 
 
 def _change_code(names):
-    return sorted(n for n in names if n.endswith('_apply') or n in CHANGE_ONLY)
+    """The path rule: a file named *_apply, or one of CHANGE_ONLY, in any subpackage."""
+    return sorted(n for n in names if n.rsplit('.', 1)[-1].endswith('_apply') or n.rsplit('.', 1)[-1] in CHANGE_ONLY)
 
 
 def test_the_facts_payload_holds_no_change_code():
     payload = _payload_of(os.path.join(ROOT, 'plugins', 'modules', 'vpe_facts.py'))
-    assert {'facts', 'network', 'pools', 'image_pool', 'quota', 'metrics'} <= payload
+    assert {'core.facts', 'network.network', 'storage.pools', 'storage.image_pool', 'quota.quota', 'metrics.metrics'} <= payload
     assert _change_code(payload) == []
 
 
 def test_a_change_module_payload_holds_its_apply_side():
     """The check above would pass on an empty closure; this one shows it finds change code."""
     payload = _payload_of(os.path.join(ROOT, 'plugins', 'modules', 'vpe_network.py'))
-    assert {'network_apply', 'network_live_apply', 'network_libvirt_apply', 'network_persist', 'fields'} <= payload
+    assert {'network.network_apply', 'network.network_live_apply', 'network.network_libvirt_apply', 'network.network_persist',
+            'core.fields'} <= payload
     quota_payload = _payload_of(os.path.join(ROOT, 'plugins', 'modules', 'vpe_quota.py'))
-    assert {'quota_apply', 'quota_hook_apply', 'quota_hook_program', 'quota_hook'} <= quota_payload
+    assert {'quota.quota_apply', 'quota.quota_hook_apply', 'quota.quota_hook_program', 'quota.quota_hook'} <= quota_payload
 
 
 def test_gathering_facts_imports_no_change_code(state_dir):
     """At run time too: nor the libvirt event loop, which the payload holds for the shim's sake."""
     code = (
         'import sys\n'
-        'from %(p)s import facts\n'
-        'from %(p)s.context import Context\n'
+        'from %(p)s.core import facts\n'
+        'from %(p)s.core.context import Context\n'
         'ctx = Context("test:///default", %(d)r)\n'
         'facts.gather(ctx)\n'
         'print(" ".join(m[len("%(p)s."):] for m in sys.modules if m.startswith("%(p)s.")))\n'
     ) % {'p': PACKAGE, 'd': str(state_dir)}
     out = subprocess.run([sys.executable, '-c', code], env=vpetest.shim_env(), capture_output=True, text=True,
                          check=True).stdout.split()
-    assert 'network' in out and 'metrics' in out
+    assert 'network.network' in out and 'metrics.metrics' in out
     assert _change_code(out) == []
-    assert 'libvirt_events' not in out
+    assert 'core.libvirt_events' not in out
+
+
+def test_the_network_watchdog_bundle_holds_everything_network_revert_imports():
+    """The watchdog runs network_revert from a copy of these files alone (network_confirm.write_bundle)."""
+    from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_confirm
+    closure = _payload_of(_file_of('network.network_revert')) | {'network.network_revert'}
+    assert closure == set(network_confirm.WATCHDOG_FILES)

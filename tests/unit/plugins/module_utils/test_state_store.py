@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.state_store import StateStore
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.state_store import StateStore
 
 
 def test_missing_file_reads_empty_and_dir_is_created_on_write(state_dir):

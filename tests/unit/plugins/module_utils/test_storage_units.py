@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils import (
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import (
     image_pool, pool_xml, pools, pools_apply, storage, storage_apply, storage_paths)
-from ansible_collections.vpe.hypervisor.plugins.module_utils.errors import Conflict, InvalidInput
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput
 
 
 @pytest.mark.parametrize('value,tree', [

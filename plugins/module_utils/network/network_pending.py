@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: vpe.hypervisor contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A network change that waits for confirmation: its record in state_dir.
+
+network_confirm arms and confirms it, network_revert undoes it; both go
+through here. The record, `network-pending.json` (JSON, written atomically),
+holds the change's id, deadline and status (`pending`, `confirmed`,
+`reverted`) and, while pending, everything the revert restores: the live
+state before, the persistence files' old contents, the nmcli profiles and the
+libvirt network's old definition.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import json
+import os
+import tempfile
+import time
+
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
+
+PENDING_FILE = 'network-pending.json'
+BUNDLE_DIR = 'network-revert'   # the code the watchdog runs, copied here (the module's own copy is deleted)
+PUBLIC = ('id', 'status', 'timeout', 'before', 'after', 'actions', 'watchdog', 'revert_errors', 'revert_reason')
+
+
+def path(state_dir):
+    return os.path.join(state_dir, PENDING_FILE)
+
+
+def load(state_dir):
+    """The record, or None when no change was ever armed."""
+    try:
+        with open(path(state_dir)) as handle:
+            doc = json.load(handle)
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise VpeError('cannot read %s: %s' % (path(state_dir), exc.strerror))
+    except ValueError as exc:
+        raise VpeError('%s is not valid JSON (%s); remove it to drop the pending network change'
+                       % (path(state_dir), exc))
+    return doc if isinstance(doc, dict) else None
+
+
+def save(state_dir, doc):
+    """Write the record atomically (temp file, fsync, rename): a watchdog never reads half of it."""
+    try:
+        if not os.path.isdir(state_dir):
+            os.makedirs(state_dir, 0o750)
+        fd, tmp = tempfile.mkstemp(prefix='.network-pending.', suffix='.tmp', dir=state_dir)
+        try:
+            with os.fdopen(fd, 'w') as handle:
+                json.dump(doc, handle, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(tmp, path(state_dir))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except (IOError, OSError) as exc:
+        raise VpeError('cannot write %s: %s' % (path(state_dir), exc.strerror or exc), field='state_dir')
+
+
+def host_time(epoch):
+    """The spec's time format, host local time."""
+    return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(epoch)) if epoch else None
+
+
+def view(doc, now=None):
+    """The part of a record users see (GET, the module's `pending`, confirm answers)."""
+    now = time.time() if now is None else now
+    out = dict((k, doc[k]) for k in PUBLIC if k in doc)
+    out['created'] = host_time(doc.get('created'))
+    out['deadline'] = host_time(doc.get('deadline'))
+    out['expires_in'] = max(0, int(round(doc.get('deadline', now) - now))) if doc.get('status') == 'pending' else 0
+    for key in ('confirmed_at', 'reverted_at'):
+        if doc.get(key):
+            out[key] = host_time(doc[key])
+    return out
+
+
+def pending(state_dir):
+    """The record while a change waits for confirmation, else None."""
+    doc = load(state_dir)
+    return doc if doc is not None and doc.get('status') == 'pending' else None
