@@ -77,7 +77,7 @@ def positive_int(text):
 
 
 def run_serve(args):
-    from ansible_collections.vpe.hypervisor.api_shim import audit
+    from ansible_collections.vpe.hypervisor.api_shim import audit, network_backstop
     from ansible_collections.vpe.hypervisor.api_shim.app import create_app
     from ansible_collections.vpe.hypervisor.api_shim.auth import Authenticator
     from ansible_collections.vpe.hypervisor.api_shim.throttle import AuthThrottle
@@ -110,8 +110,10 @@ def run_serve(args):
     ctx = Context(uri=args.uri or default_uri(), state_dir=args.state_dir)
     authenticator = Authenticator(tokens, AuthThrottle(limit=args.auth_failures, window=args.auth_window))
     app = audit.audited(create_app(ctx, authenticator), audit_log)
+    backstop = network_backstop.start(ctx)
     server.serve(app, host, port, threads=args.threads, tls_cert=args.tls_cert, tls_key=args.tls_key,
                  max_per_client=args.max_client_connections, max_connections=args.max_connections)
+    backstop.set()
     ctx.close()
     audit_log.close()
     return 0

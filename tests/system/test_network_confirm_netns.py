@@ -229,7 +229,7 @@ def test_reboot_before_confirmation_boot_units_restore_files_then_the_rest(syste
     units = tmp_path / 'systemd'
     state_dir = system_ctx.store.state_dir
     bundle = os.path.join(state_dir, network_pending.BUNDLE_DIR)
-    written = network_boot.install_units(state_dir, bundle, change.pending['id'], str(units))
+    written = network_boot.install_units(state_dir, bundle, change.pending['id'], str(units), str(root))
     files_unit = (units / 'vpe-net-revert-boot-files.service').read_text()
     all_unit = (units / 'vpe-net-revert-boot.service').read_text()
     assert 'Before=network-pre.target systemd-networkd.service networking.service' in files_unit

@@ -194,11 +194,37 @@ def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
         _gateways(final_routes),
         any(a.get('dynamic') and a['family'] == 'inet' for a in final_addrs))
     persist_ops = network_persist.plan(method, cfg, root)
-    for op in persist_ops:
-        steps.append(Step('%s (%s)' % (op.describe(), method), op.do, op.undo))
+    persist_steps = [Step('%s (%s)' % (op.describe(), method), op.do, op.undo) for op in persist_ops]
+    if method == 'networkd' and persist_steps and network_persist.networkd_running(root):
+        steps = _networkd_first(persist_steps) + steps
+    else:
+        steps += persist_steps
     devices = [bridge] + sources + [o for o in state.ports(bridge) if o != iface] + [m.dev for m in moves if m.dev]
     return Plan(steps, devices, _only_address_warnings(state, moved_addrs, bridge), persist_ops,
                 net_step if net_step.needed() else None, moves)
+
+
+def _networkd_first(persist_steps):
+    """The networkd files first, reloaded, then the live steps (which find some done and are idempotent).
+
+    A running networkd reconfigures a port whose master changes from the files
+    it has loaded: left with the old files it puts the port back into the old
+    bridge seconds later, after the address moved (the host is lost). The
+    reload follows the last write; on rollback, after the first write's undo
+    (undone last), so networkd holds the old files again before the live
+    state is restored."""
+    last = persist_steps[-1]
+    persist_steps[-1] = Step(last.text + ', then networkctl reload', _then_reload(last.do), last.undo)
+    first = persist_steps[0]  # the same step when there is one
+    persist_steps[0] = Step(first.text, first.do, _then_reload(first.undo))
+    return persist_steps
+
+
+def _then_reload(fn):
+    def run():
+        fn()
+        network_persist.reload_networkd()
+    return run
 
 
 def _only_address_warnings(state, moved_addrs, bridge):
@@ -228,7 +254,7 @@ def _rollback(done, snapshot, devices):
     return errors
 
 
-def _record(ctx, conn, name, state, before, after, actions, plan, method):
+def _record(ctx, conn, name, state, before, after, actions, plan, method, root):
     """What the watchdog of a confirmed change restores (network_pending), read before any step runs."""
     files = {}
     for op in plan.persist_ops:
@@ -240,7 +266,8 @@ def _record(ctx, conn, name, state, before, after, actions, plan, method):
                 files[op.path] = None
     net = plan.net_step
     return {
-        'before': before, 'after': after, 'actions': actions, 'uri': conn.getURI(),
+        'before': before, 'after': after, 'actions': actions, 'uri': conn.getURI(), 'persist': method,
+        'persist_root': root,
         'live': state.as_dict(), 'devices': plan.devices, 'files': files,
         'nmcli': network_persist.read_nmcli_profiles() if method == 'nmcli' and plan.persist_ops else None,
         'libvirt_network': {'name': name, 'before': net.info} if net is not None else None,
@@ -283,7 +310,7 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
         network_confirm.refuse_if_pending(ctx)
         record = None
         if timeout:
-            record = network_confirm.arm(ctx, _record(ctx, conn, name, state, before, after, actions, plan, method),
+            record = network_confirm.arm(ctx, _record(ctx, conn, name, state, before, after, actions, plan, method, root),
                                          timeout)
         done = []
         for step in steps:

@@ -8,9 +8,16 @@ host where systemd is PID 1) two enabled oneshot units in /etc/systemd/system
 stand by: `vpe-net-revert-boot-files` puts the persistence files back before
 the network stack starts (so the host boots with its old configuration), and
 `vpe-net-revert-boot` reverts the rest (libvirt, the live state, the record)
-once libvirtd is up. Both run network_revert from state_dir/network-revert/;
-both are removed once the change is confirmed or reverted, and they do
-nothing for a record that is no longer pending.
+once libvirtd is up. Both run network_revert from the copied code
+(network_pending.bundle_dir); both are removed once the change is confirmed
+or reverted, and they do nothing for a record that is no longer pending.
+
+The api_shim role installs a static pair instead (`vpe-net-boot-revert-files`,
+`vpe-net-boot-revert`: root's, always enabled, running the installed code,
+idle unless a change armed before the boot is pending), because the shim it
+runs as a service user can write neither /etc/systemd/system nor code root
+may run. Where they cover the state directory, no per-change units are
+written.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,14 +36,28 @@ WANTS_DIR = 'multi-user.target.wants'
 UNITS = (('boot-files', 'files'), ('boot', 'all'))   # (name suffix, revert phase)
 
 
+STATIC_UNIT = 'vpe-net-boot-revert.service'   # the api_shim role's (roles/api_shim/templates/vpe-net-boot-revert.service.j2)
+
+
+def static_units_cover(state_dir, systemd_dir=SYSTEMD_DIR):
+    """True when the api_shim role's boot units are installed and enabled for `state_dir`."""
+    try:
+        with open(os.path.join(systemd_dir, STATIC_UNIT)) as handle:
+            text = handle.read()
+    except (IOError, OSError):
+        return False
+    return (os.path.exists(os.path.join(systemd_dir, WANTS_DIR, STATIC_UNIT))
+            and ('--state-dir %s ' % state_dir) in text)
+
+
 def watchdog_argv(state_dir, change_id, *extra):
     """The command that runs network_revert (with PYTHONPATH at the copied code)."""
     return [sys.executable or '/usr/bin/python3', '-s', '-m', WATCHDOG_MODULE,
             '--state-dir', state_dir, '--id', change_id] + list(extra)
 
 
-def unit_text(state_dir, bundle, change_id, phase):
-    argv = watchdog_argv(state_dir, change_id, '--phase', phase, '--reason', 'reboot')
+def unit_text(state_dir, bundle, change_id, phase, persist_root='/'):
+    argv = watchdog_argv(state_dir, change_id, '--phase', phase, '--reason', 'reboot', '--persist-root', persist_root)
     if phase == 'files':
         order = ('DefaultDependencies=no\nAfter=local-fs.target\nWants=network-pre.target\n'
                  'Before=network-pre.target systemd-networkd.service networking.service NetworkManager.service\n'
@@ -61,7 +82,7 @@ def unit_paths(systemd_dir=SYSTEMD_DIR):
     return paths
 
 
-def install_units(state_dir, bundle, change_id, systemd_dir=SYSTEMD_DIR):
+def install_units(state_dir, bundle, change_id, systemd_dir=SYSTEMD_DIR, persist_root='/'):
     """Write and enable both units (wants links, as `systemctl enable` makes); the paths written."""
     written = []
     try:
@@ -72,7 +93,7 @@ def install_units(state_dir, bundle, change_id, systemd_dir=SYSTEMD_DIR):
             name = '%s-%s.service' % (UNIT_PREFIX, suffix)
             path = os.path.join(systemd_dir, name)
             with open(path, 'w') as handle:
-                handle.write(unit_text(state_dir, bundle, change_id, phase))
+                handle.write(unit_text(state_dir, bundle, change_id, phase, persist_root))
             written.append(path)
             link = os.path.join(wants, name)
             if os.path.lexists(link):

@@ -6,17 +6,21 @@
 `arm` runs before the first step of a change made with confirm_timeout: it
 writes the pending record (network_pending: the live state, the persistence
 files' and nmcli profiles' old contents, the libvirt network's old
-definition), copies the watchdog's code (network_revert and what it imports)
-to state_dir/network-revert/, and starts the watchdog so that it outlives the
-module and the SSH session:
+definition, the boot id), copies the watchdog's code (network_revert and what
+it imports) to network_pending.bundle_dir, and starts the watchdog so that it
+outlives the module and the SSH session:
 
-- where systemd is PID 1: a transient timer (`systemd-run --on-active=S`,
-  unit vpe-net-revert-ID), plus two boot units in /etc/systemd/system that
-  revert at boot when the host restarts before confirmation (the files before
-  the network stack starts, the rest once libvirtd is up);
-- elsewhere: a detached process (its own session, double fork) that sleeps
-  until the deadline. A reboot kills it; the next confirm, apply or shim GET
-  finds the overdue record and reverts then.
+- as root where systemd is PID 1: a transient timer (`systemd-run
+  --on-active=S`, unit vpe-net-revert-ID), plus two boot units in
+  /etc/systemd/system that revert at boot when the host restarts before
+  confirmation (the files before the network stack starts, the rest once
+  libvirtd is up), unless the api_shim role's static ones cover the state
+  directory (network_boot);
+- elsewhere (the shim, running as a service user, or no systemd): a detached
+  process (its own session, double fork) that sleeps until the deadline. A
+  reboot or a restart of the shim kills it; the shim's backstop thread
+  (api_shim/network_backstop.py), the next confirm, apply or GET find the
+  record armed in another boot or overdue, and revert then.
 
 `confirm` (from a new connection: the action plugin, POST .../confirm) marks
 the record confirmed and stops the watchdog; after the deadline it is a 409.
@@ -112,9 +116,11 @@ def _source(fullname):
 
 
 def write_bundle(state_dir):
-    """Copy the watchdog's modules to state_dir/network-revert/ (replacing an older copy); return that dir."""
-    target = os.path.join(state_dir, pending.BUNDLE_DIR)
-    tmp = tempfile.mkdtemp(prefix='.network-revert.', dir=state_dir)
+    """Copy the watchdog's modules to network_pending.bundle_dir (replacing an older copy); return that dir."""
+    target = pending.bundle_dir(state_dir)
+    if not os.path.isdir(os.path.dirname(target)):
+        os.makedirs(os.path.dirname(target), 0o755)
+    tmp = tempfile.mkdtemp(prefix='.network-revert.', dir=os.path.dirname(target))
     try:
         pkg_dir = os.path.join(tmp, *PACKAGE.split('.'))
         os.makedirs(pkg_dir)
@@ -144,10 +150,11 @@ def _env(bundle):
     return env
 
 
-def _start_process(state_dir, bundle, change_id):
+def _start_process(state_dir, bundle, change_id, persist_root):
     """A detached watchdog (new session, double fork); its pid."""
+    argv = boot.watchdog_argv(state_dir, change_id, '--wait', '--daemon', '--persist-root', persist_root)
     try:
-        proc = subprocess.run(boot.watchdog_argv(state_dir, change_id, '--wait', '--daemon'), env=_env(bundle),
+        proc = subprocess.run(argv, env=_env(bundle),
                               cwd='/', stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               start_new_session=True, universal_newlines=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -163,6 +170,9 @@ def _unit(change_id):
 
 
 def _start_systemd(state_dir, bundle, change_id, seconds):
+    """A transient timer; None where systemd refuses it (a user without the right, as the shim's)."""
+    if os.geteuid() != 0:
+        return None  # systemd-run would ask polkit, which says no to a service user
     unit = _unit(change_id)
     argv = ['systemd-run', '--unit=' + unit, '--description=vpe.hypervisor: revert network change %s '
             'unless confirmed' % change_id, '--on-active=%ds' % max(1, seconds),
@@ -178,12 +188,21 @@ def _start_systemd(state_dir, bundle, change_id, seconds):
 # -- arming, disarming, confirming ---------------------------------------------------
 
 def revert_overdue(ctx):
-    """Revert a pending change whose watchdog is gone (a reboot without systemd); True if one was."""
+    """Revert a pending change whose watchdog is gone; True if one was.
+
+    Gone: the host restarted since it was armed (a watchdog process, or a
+    boot unit that did not run), or its deadline passed long ago (a watchdog
+    process killed with the shim's restart). The shim calls this every few
+    seconds, and the modules before a change."""
     doc = pending.pending(ctx.store.state_dir)
-    if doc is None or time.time() <= doc['deadline'] + OVERDUE_SECONDS:
+    if doc is None:
+        return False
+    rebooted = pending.armed_in_another_boot(doc)
+    if not rebooted and time.time() <= doc['deadline'] + OVERDUE_SECONDS:
         return False
     with ctx.store.locked():
-        return network_revert.revert(ctx.store.state_dir, doc['id'], 'overdue', store=ctx.store) is not None
+        return network_revert.revert(ctx.store.state_dir, doc['id'], 'reboot' if rebooted else 'overdue',
+                                     store=ctx.store) is not None
 
 
 def refuse_if_pending(ctx):
@@ -203,16 +222,17 @@ def arm(ctx, record, timeout):
     Call under the state lock. Anything failing here raises before the host was touched."""
     state_dir = ctx.store.state_dir
     now = time.time()
-    record.update(id=new_id(), status='pending', created=now, deadline=now + timeout, timeout=timeout)
+    record.update(id=new_id(), status='pending', created=now, deadline=now + timeout, timeout=timeout,
+                  boot_id=pending.boot_id())
     bundle = write_bundle(state_dir)
     pending.save(state_dir, record)
     try:
         watchdog = None
         if watchdog_kind() == 'systemd':
-            record['boot_units'] = _boot_units(state_dir, bundle, record['id'], 'install')
+            record['boot_units'] = _boot_units(state_dir, bundle, record['id'], record.get('persist_root') or '/')
             watchdog = _start_systemd(state_dir, bundle, record['id'], timeout)
         if watchdog is None:
-            watchdog = _start_process(state_dir, bundle, record['id'])
+            watchdog = _start_process(state_dir, bundle, record['id'], record.get('persist_root') or '/')
         record['watchdog'] = watchdog
         pending.save(state_dir, record)
     except BaseException:
@@ -221,35 +241,18 @@ def arm(ctx, record, timeout):
     return record
 
 
-def _outside_sandbox(state_dir, bundle, change_id, action):
-    """Run `network_revert --boot-units ACTION` as a transient systemd service: a shim under
-    ProtectSystem=strict cannot write /etc/systemd/system itself."""
-    argv = ['systemd-run', '--wait', '--quiet', '--collect', '--setenv=PYTHONPATH=' + bundle,
-            '--unit=%s-%s-units-%s' % (boot.UNIT_PREFIX, change_id, action)]
-    argv += boot.watchdog_argv(state_dir, change_id, '--boot-units', action)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          check=False)
-    if proc.returncode != 0:
-        raise VpeError('cannot %s the boot-time revert units through systemd-run: %s'
-                       % (action, proc.stderr.strip() or 'exit %d' % proc.returncode))
+def _boot_units(state_dir, bundle, change_id, persist_root):
+    """The boot units of this change (their paths, for confirm to remove), or [] when none are needed
+    or none can be written.
 
-
-def _boot_units(state_dir, bundle, change_id, action, record=None):
-    """Install (returning the paths) or remove the boot units, directly or from outside a sandbox."""
-    try:
-        if action == 'install':
-            return boot.install_units(state_dir, bundle, change_id)
-        errors = boot.remove_units(record)
-        if errors:
-            raise VpeError('; '.join(errors))
+    None are needed where the api_shim role installed its static ones for this
+    state directory. A sandboxed shim cannot write /etc/systemd/system: its own
+    start-up reverts a change armed before the reboot (revert_overdue)."""
+    if boot.static_units_cover(state_dir):
         return []
-    except VpeError:
-        if not _systemd_booted():
-            if action == 'install':
-                raise
-            return []
-        _outside_sandbox(state_dir, bundle, change_id, action)
-        return boot.unit_paths()
+    if os.geteuid() != 0:
+        return []
+    return boot.install_units(state_dir, bundle, change_id, persist_root=persist_root)
 
 
 def _stop_watchdog(watchdog, change_id):
@@ -272,20 +275,14 @@ def _stop_watchdog(watchdog, change_id):
             pass
 
 
-def _remove_units(ctx, record):
-    if not record.get('boot_units'):
-        return
-    try:
-        _boot_units(ctx.store.state_dir, os.path.join(ctx.store.state_dir, pending.BUNDLE_DIR), record['id'],
-                    'remove', record)
-    except VpeError:
-        pass  # left behind they do nothing: they revert only a record still pending
+def _remove_units(record):
+    boot.remove_units(record)  # one left behind does nothing: it reverts only a record still pending
 
 
 def disarm(ctx, record):
     """Undo arm (the change failed and was rolled back in-process, or arming itself failed)."""
     _stop_watchdog(record.get('watchdog'), record['id'])
-    _remove_units(ctx, record)
+    _remove_units(record)
     try:
         os.unlink(pending.path(ctx.store.state_dir))
     except OSError:
@@ -325,7 +322,7 @@ def confirm(ctx, change_id=None):
         doc.update(status='confirmed', confirmed_at=time.time())
         pending.save(state_dir, doc)
         _stop_watchdog(doc.get('watchdog'), doc['id'])
-        _remove_units(ctx, doc)
+        _remove_units(doc)
         return pending.view(doc)
 
 

@@ -13,10 +13,15 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_liv
 
 
 def create_bridge(name, mac=None):
+    """Create the bridge; one that appeared meanwhile (networkd creates it from reloaded files) is fine."""
     args = ['link', 'add', 'name', name]
     if mac:
         args += ['address', mac]
-    run_ip(*(args + ['type', 'bridge', 'stp_state', '0', 'forward_delay', '0']))
+    try:
+        run_ip(*(args + ['type', 'bridge', 'stp_state', '0', 'forward_delay', '0']))
+    except CommandFailed as exc:
+        if 'File exists' not in exc.detail or not LiveState.read().link(name).is_bridge:
+            raise
 
 
 def delete_link(name):
@@ -50,7 +55,12 @@ def add_address(dev, addr):
 
 
 def del_address(dev, addr):
-    run_ip(_family_flag(addr['family']), 'addr', 'del', describe_address(addr), 'dev', dev)
+    """Delete the address; one already gone (networkd moved it from reloaded files) is fine."""
+    try:
+        run_ip(_family_flag(addr['family']), 'addr', 'del', describe_address(addr), 'dev', dev)
+    except CommandFailed as exc:
+        if 'Cannot assign requested address' not in exc.detail:
+            raise
 
 
 def _route_args(route, dev):

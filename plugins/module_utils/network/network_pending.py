@@ -24,11 +24,27 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import 
 
 PENDING_FILE = 'network-pending.json'
 BUNDLE_DIR = 'network-revert'   # the code the watchdog runs, copied here (the module's own copy is deleted)
+# where root keeps that copy when the state directory is another user's (the shim's): root must never run
+# code from a directory whose owner can swap it
+ROOT_BUNDLE_DIR = '/var/lib/vpe-network-revert'
+BOOT_ID = '/proc/sys/kernel/random/boot_id'
 PUBLIC = ('id', 'status', 'timeout', 'before', 'after', 'actions', 'watchdog', 'revert_errors', 'revert_reason')
 
 
 def path(state_dir):
     return os.path.join(state_dir, PENDING_FILE)
+
+
+def bundle_dir(state_dir):
+    """Where the watchdog's code is copied: state_dir/network-revert, unless we are root and the state
+    directory belongs to another user."""
+    try:
+        owner = os.stat(state_dir).st_uid
+    except OSError:
+        owner = os.geteuid()
+    if os.geteuid() == 0 and owner != 0:
+        return ROOT_BUNDLE_DIR
+    return os.path.join(state_dir, BUNDLE_DIR)
 
 
 def load(state_dir):
@@ -82,6 +98,21 @@ def view(doc, now=None):
         if doc.get(key):
             out[key] = host_time(doc[key])
     return out
+
+
+def boot_id():
+    """This boot's id (a record armed in another boot lost its watchdog with that boot); None if unknown."""
+    try:
+        with open(BOOT_ID) as handle:
+            return handle.read().strip() or None
+    except (IOError, OSError):
+        return None
+
+
+def armed_in_another_boot(doc):
+    """True when the host restarted since the record was armed (its watchdog died with that boot)."""
+    now = boot_id()
+    return bool(doc.get('boot_id') and now and doc['boot_id'] != now)
 
 
 def pending(state_dir):

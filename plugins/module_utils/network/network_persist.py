@@ -24,6 +24,7 @@ __metaclass__ = type
 
 import os
 import shutil
+import subprocess
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import atomic_file
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput, VpeError
@@ -40,6 +41,8 @@ IFUPDOWN_FILE = 'etc/network/interfaces.d/vpe-bridge'
 IFUPDOWN_MARK = '#vpe# '
 NM_BRIDGE = 'vpe-bridge'
 NM_PORT = 'vpe-bridge-port'
+NM_PROFILES = (NM_BRIDGE, NM_PORT)
+NETWORKD_UNIT = 'systemd-networkd.service'
 
 
 class BridgeConfig(object):
@@ -246,12 +249,37 @@ def parse_nmcli_show(text):
 
 def read_nmcli_profiles():
     profiles = {}
-    for name in (NM_BRIDGE, NM_PORT):
+    for name in NM_PROFILES:
         try:
             profiles[name] = parse_nmcli_show(run(['nmcli', '-t', 'connection', 'show', name]))
         except CommandFailed:
             profiles[name] = None
     return profiles
+
+
+def persist_paths(root='/'):
+    """Every file this module ever writes under `root`: the only ones a revert may put back."""
+    names = [os.path.join(NETWORKD_DIR, n) for n in (NETWORKD_NETDEV, NETWORKD_NETWORK, NETWORKD_PORT)]
+    return frozenset(path_in(root, rel) for rel in names + [IFUPDOWN_MAIN, IFUPDOWN_FILE])
+
+
+def is_networkd_file(path):
+    return os.path.dirname(path).endswith('/' + NETWORKD_DIR)
+
+
+def networkd_running(root='/'):
+    """True when files under `root` are the live host's and systemd-networkd runs: it must reload them.
+
+    A networkd that keeps its loaded files while the port changes bridge puts
+    the port back into the bridge those files name, seconds later."""
+    if (root or '/') != '/' or not shutil.which('networkctl') or not shutil.which('systemctl'):
+        return False
+    return subprocess.call(['systemctl', 'is-active', '--quiet', NETWORKD_UNIT],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+def reload_networkd():
+    run(['networkctl', 'reload'])
 
 
 # -- planning and writing ----------------------------------------------------------

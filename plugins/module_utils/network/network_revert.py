@@ -35,6 +35,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.network import netw
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_pending as pending
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_live import LiveState, run
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_persist as persist
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_persist import atomic_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.state_store import StateStore
 
@@ -56,13 +57,24 @@ def _attempt(errors, what, fn, *args):
         errors.append('%s: %s' % (what, getattr(exc, 'detail', None) or exc))
 
 
-def restore_files(doc):
+def restore_files(doc, persist_root):
+    """Put the persistence files back; then a running networkd reloads them (else it would move the port
+    back into the new bridge). Only the files network_persist writes under `persist_root`: the record is
+    the shim's to write, and this may run as root."""
     errors = []
+    allowed = persist.persist_paths(persist_root)
+    restored = []
     for path, old in sorted((doc.get('files') or {}).items()):
-        if old is None:
+        if path not in allowed:
+            errors.append('restore %s: not a file vpe_network writes under %s; left alone' % (path, persist_root))
+        elif old is None:
             _attempt(errors, 'remove %s' % path, lambda p=path: os.path.exists(p) and os.unlink(p))
+            restored.append(path)
         else:
             _attempt(errors, 'restore %s' % path, atomic_write, path, old)
+            restored.append(path)
+    if any(persist.is_networkd_file(p) for p in restored) and persist.networkd_running(persist_root):
+        _attempt(errors, 'networkctl reload', persist.reload_networkd)
     return errors
 
 
@@ -84,6 +96,9 @@ def _nmcli_restore(name, settings):
 def restore_nmcli(doc):
     errors = []
     for name, settings in sorted((doc.get('nmcli') or {}).items()):
+        if name not in persist.NM_PROFILES:
+            errors.append('nmcli profile %s: not one vpe_network writes; left alone' % name)
+            continue
         _attempt(errors, 'nmcli profile %s' % name, _nmcli_restore, name, settings)
     return errors
 
@@ -187,27 +202,34 @@ def restore_remembered(store, doc):
     return errors
 
 
-def revert(state_dir, change_id=None, reason='deadline', phase='all', store=None):
-    """Undo the pending change (only `change_id`'s, when given); return its record, or None if none is pending.
+def revert(state_dir, change_id=None, reason='deadline', phase='all', store=None, persist_root=None,
+           if_rebooted=False):
+    """Undo the pending change (only `change_id`'s, when given; only one armed before this boot, with
+    `if_rebooted`); return its record, or None if none is pending.
 
     `store`: the caller's StateStore when it holds the lock already (a second
-    flock from the same process would wait for itself)."""
+    flock from the same process would wait for itself). `persist_root`: where
+    the persistence files are (default: the record's own, for callers as
+    privileged as its writer; the root units pass `/`)."""
     store = store or StateStore(state_dir)
     with store.locked():
         doc = pending.pending(state_dir)
         if doc is None or (change_id and doc.get('id') != change_id):
             return None
+        if if_rebooted and doc.get('boot_id') and not pending.armed_in_another_boot(doc):
+            return None  # armed in this boot: its watchdog runs
+        root = persist_root or doc.get('persist_root') or '/'
         if phase == 'files':
-            errors = restore_files(doc)
+            errors = restore_files(doc, root)
             doc['files_restored_at'] = time.time()
             doc['revert_errors'] = errors
             pending.save(state_dir, doc)
             return doc
-        errors = restore_live(doc)
+        # the files first: a running networkd reloads them before the live state moves back
+        errors = [] if doc.get('files_restored_at') else restore_files(doc, root)
+        errors += restore_live(doc)
         errors += restore_libvirt(doc)
         errors += restore_nmcli(doc)
-        if not doc.get('files_restored_at'):
-            errors += restore_files(doc)
         errors += restore_remembered(store, doc)
         errors += boot.remove_units(doc)
         for key in ('live', 'files', 'nmcli'):  # done with; the record stays for confirm's 409 and GET
@@ -217,7 +239,7 @@ def revert(state_dir, change_id=None, reason='deadline', phase='all', store=None
         return doc
 
 
-def wait_and_revert(state_dir, change_id, reason='deadline'):
+def wait_and_revert(state_dir, change_id, reason='deadline', persist_root=None):
     """Sleep until the deadline unless the change is confirmed (or replaced) first; then revert."""
     while True:
         try:
@@ -228,7 +250,7 @@ def wait_and_revert(state_dir, change_id, reason='deadline'):
             return None
         left = doc['deadline'] - time.time()
         if left <= 0:
-            return revert(state_dir, change_id, reason)
+            return revert(state_dir, change_id, reason, persist_root=persist_root)
         time.sleep(min(left, POLL_SECONDS))
 
 
@@ -253,32 +275,29 @@ def _daemonize(log_path):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='network_revert', description='Revert an unconfirmed vpe network change.')
     parser.add_argument('--state-dir', required=True)
-    parser.add_argument('--id', required=True)
+    parser.add_argument('--id', help='only this change (default: whichever is pending)')
     parser.add_argument('--phase', choices=('all', 'files'), default='all')
     parser.add_argument('--reason', default='deadline')
     parser.add_argument('--wait', action='store_true')
     parser.add_argument('--daemon', action='store_true')
-    parser.add_argument('--boot-units', choices=('install', 'remove'),
-                        help='only install or remove the boot-time units (run through systemd-run by a sandboxed shim)')
+    parser.add_argument('--if-rebooted', action='store_true',
+                        help='only a change armed before this boot (the boot units: its watchdog died with that boot)')
+    parser.add_argument('--persist-root', default='/', help='where the persistence files are (default %(default)s)')
     args = parser.parse_args(argv)
-    if args.boot_units == 'install':
-        boot.install_units(args.state_dir, os.path.join(args.state_dir, pending.BUNDLE_DIR), args.id)
-        return 0
-    if args.boot_units == 'remove':
-        errors = boot.remove_units({'boot_units': boot.unit_paths()})
-        sys.stderr.write(''.join(e + '\n' for e in errors))
-        return 1 if errors else 0
+    if args.wait and not args.id:
+        parser.error('--wait needs --id')
     if args.daemon:
         if hasattr(os, 'setsid') and os.getpgrp() != os.getpid():
             os.setsid()  # no SIGHUP when the SSH session that started us ends
-        _daemonize(os.path.join(args.state_dir, pending.BUNDLE_DIR, 'watchdog.log'))
+        _daemonize(os.path.join(pending.bundle_dir(args.state_dir), 'watchdog.log'))
     if args.wait:
-        doc = wait_and_revert(args.state_dir, args.id, args.reason)
+        doc = wait_and_revert(args.state_dir, args.id, args.reason, args.persist_root)
     else:
-        doc = revert(args.state_dir, args.id, args.reason, args.phase)
+        doc = revert(args.state_dir, args.id, args.reason, args.phase, persist_root=args.persist_root,
+                     if_rebooted=args.if_rebooted)
     if doc is not None:
         sys.stdout.write('%s network change %s (%s)%s\n' % (
-            'reverted' if doc['status'] == 'reverted' else 'restored the files of', args.id, args.reason,
+            'reverted' if doc['status'] == 'reverted' else 'restored the files of', doc['id'], args.reason,
             ': ' + '; '.join(doc.get('revert_errors') or []) if doc.get('revert_errors') else ''))
     return 0
 
