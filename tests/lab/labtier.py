@@ -102,6 +102,23 @@ def wait_until(what, check, timeout, interval=3):
         time.sleep(interval)
 
 
+def boot_id(host):
+    return ssh(host, 'cat /proc/sys/kernel/random/boot_id').strip()
+
+
+def reboot(hosts):
+    """Reboot the hosts at once; wait until each is back with a new boot id and `running` (no failed unit)."""
+    before = dict((h, boot_id(h)) for h in hosts)
+    for host in hosts:   # the SSH session ends with the reboot: systemd-run lets it return first
+        ssh(host, 'sudo systemd-run --on-active=2 systemctl reboot', check=False)
+    for host in hosts:
+        wait_until('%s back after its reboot' % host, lambda host=host: boot_id(host) != before[host],
+                   timeout=600, interval=10)
+    for host in hosts:
+        state = ssh(host, 'timeout 300 systemctl is-system-running --wait', timeout=330, check=False).strip()
+        assert state == 'running', ssh(host, 'systemctl --failed --no-legend', check=False)
+
+
 def converge(name, *args, timeout=2400):
     """lab/converge.sh NAME ARGS (site.yml from the installed collection); (rc, recap dict)."""
     env = dict(os.environ)

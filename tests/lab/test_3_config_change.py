@@ -34,12 +34,21 @@ def run_role(name, tokens, threads=None):
     return lab.playbook(name, path, '-e', '@' + extra)
 
 
+# What the role run changes, saved before and put back after: a second role run
+# would cost minutes on the lab's TCG hosts and prove nothing more.
+CHANGED_FILES = ('/etc/vpe/tokens', '/etc/systemd/system/vpe-shim.service')
+SAVE = 'for f in %s; do cp -a "$f" "$f.lab-saved"; done' % ' '.join(CHANGED_FILES)
+RESTORE = ('for f in %s; do mv -f "$f.lab-saved" "$f"; done; systemctl daemon-reload; systemctl restart vpe-shim'
+           % ' '.join(CHANGED_FILES))
+
+
 def test_unit_and_token_change_reach_the_shim_by_their_handlers_and_the_next_request_sees_them():
     toks = lab.tokens()
     base = [{'scope': 'admin', 'token': toks['admin']}, {'scope': 'read', 'token': toks['read']}]
     extra = secrets.token_hex(16)
     assert lab.curl('hv1', '/hypervisor/usages', token=extra)[0] == 401
     pid = shim_pid('hv1')
+    lab.sudo('hv1', SAVE)
     rc, recap, log = run_role('shim-change', base + [{'scope': 'read', 'token': extra}], 6)
     try:
         assert rc == 0, log[-4000:]
@@ -51,7 +60,8 @@ def test_unit_and_token_change_reach_the_shim_by_their_handlers_and_the_next_req
         status, body = lab.curl('hv1', '/hypervisor/usages', token=extra)
         assert status == 200, body
     finally:
-        rc, recap, log = run_role('shim-restore', base)
-    assert rc == 0, log[-4000:]
+        lab.sudo('hv1', RESTORE)
+    lab.wait_until('the shim back with the saved files', lambda: lab.curl('hv1', '/healthz')[0] == 200,
+                   timeout=60, interval=2)
     assert lab.curl('hv1', '/hypervisor/usages', token=extra)[0] == 401
     assert lab.curl('hv1', '/hypervisor/usages', token=toks['read'])[0] == 200
