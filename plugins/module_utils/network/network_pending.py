@@ -17,9 +17,9 @@ __metaclass__ = type
 import errno
 import json
 import os
-import tempfile
 import time
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import atomic_file
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
 
 PENDING_FILE = 'network-pending.json'
@@ -27,6 +27,7 @@ BUNDLE_DIR = 'network-revert'   # the code the watchdog runs, copied here (the m
 # where root keeps that copy when the state directory is another user's (the shim's): root must never run
 # code from a directory whose owner can swap it
 ROOT_BUNDLE_DIR = '/var/lib/vpe-network-revert'
+RECORD_MODE = 0o640
 BOOT_ID = '/proc/sys/kernel/random/boot_id'
 PUBLIC = ('id', 'status', 'timeout', 'before', 'after', 'actions', 'watchdog', 'revert_errors', 'revert_reason')
 
@@ -63,21 +64,15 @@ def load(state_dir):
 
 
 def save(state_dir, doc):
-    """Write the record atomically (temp file, fsync, rename): a watchdog never reads half of it."""
+    """Write the record atomically (temp file, fsync, rename): a watchdog never reads half of it.
+
+    0640: in the api_shim role's state directory (setgid, the shim's group) a
+    record root writes (vpe_network with become) stays readable by the shim."""
     try:
         if not os.path.isdir(state_dir):
             os.makedirs(state_dir, 0o750)
-        fd, tmp = tempfile.mkstemp(prefix='.network-pending.', suffix='.tmp', dir=state_dir)
-        try:
-            with os.fdopen(fd, 'w') as handle:
-                json.dump(doc, handle, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.rename(tmp, path(state_dir))
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_file.write(path(state_dir), json.dumps(doc, sort_keys=True), RECORD_MODE, prefix='.network-pending.',
+                          suffix='.tmp')
     except (IOError, OSError) as exc:
         raise VpeError('cannot write %s: %s' % (path(state_dir), exc.strerror or exc), field='state_dir')
 

@@ -3,6 +3,8 @@ at once when the record was armed in another boot, after its deadline plus
 OVERDUE_SECONDS otherwise, and never one armed in this boot before then."""
 
 import json
+import os
+import stat
 import time
 
 from ansible_collections.vpe.hypervisor.api_shim import network_backstop
@@ -31,6 +33,8 @@ def test_backstop_reverts_after_a_reboot_and_overdue_but_not_a_waiting_change(tm
     state_dir = str(tmp_path)
     ctx = Context(uri='test:///default', state_dir=state_dir)
     pending_record(state_dir)
+    # group-readable: in the role's state dir a record root writes must stay readable by the shim's group
+    assert stat.S_IMODE(os.stat(network_pending.path(state_dir)).st_mode) == 0o640
     stop = network_backstop.start(ctx, interval=0.1)
     try:
         time.sleep(0.5)
