@@ -107,7 +107,8 @@ def boot_id(host):
 
 
 def reboot(hosts):
-    """Reboot the hosts at once; wait until each is back with a new boot id and `running` (no failed unit)."""
+    """Reboot the hosts at once; wait until each is back with a new boot id, `running` (no failed unit)
+    and its shim answering."""
     before = dict((h, boot_id(h)) for h in hosts)
     for host in hosts:   # the SSH session ends with the reboot: systemd-run lets it return first
         ssh(host, 'sudo systemd-run --on-active=2 systemctl reboot', check=False)
@@ -117,6 +118,9 @@ def reboot(hosts):
     for host in hosts:
         state = ssh(host, 'timeout 300 systemctl is-system-running --wait', timeout=330, check=False).strip()
         assert state == 'running', ssh(host, 'systemctl --failed --no-legend', check=False)
+        # the shim is a Type=simple unit: active before it listens (its imports take seconds under TCG)
+        wait_until('%s\'s shim listening' % host, lambda host=host: curl(host, '/healthz')[0] == 200,
+                   timeout=120, interval=2)
 
 
 def converge(name, *args, timeout=2400):
