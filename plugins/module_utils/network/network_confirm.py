@@ -169,7 +169,7 @@ def _unit(change_id):
     return '%s-%s' % (boot.UNIT_PREFIX, change_id)
 
 
-def _start_systemd(state_dir, bundle, change_id, seconds):
+def _start_systemd(state_dir, bundle, change_id, seconds, persist_root):
     """A transient timer; None where systemd refuses it (a user without the right, as the shim's)."""
     if os.geteuid() != 0:
         return None  # systemd-run would ask polkit, which says no to a service user
@@ -177,7 +177,7 @@ def _start_systemd(state_dir, bundle, change_id, seconds):
     argv = ['systemd-run', '--unit=' + unit, '--description=vpe.hypervisor: revert network change %s '
             'unless confirmed' % change_id, '--on-active=%ds' % max(1, seconds),
             '--timer-property=AccuracySec=1s', '--setenv=PYTHONPATH=' + bundle, '--quiet']
-    argv += boot.watchdog_argv(state_dir, change_id, '--wait')
+    argv += boot.watchdog_argv(state_dir, change_id, '--wait', '--persist-root', persist_root)
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                           check=False)
     if proc.returncode != 0:
@@ -228,11 +228,12 @@ def arm(ctx, record, timeout):
     pending.save(state_dir, record)
     try:
         watchdog = None
+        root = record.get('persist_root') or '/'
         if watchdog_kind() == 'systemd':
-            record['boot_units'] = _boot_units(state_dir, bundle, record['id'], record.get('persist_root') or '/')
-            watchdog = _start_systemd(state_dir, bundle, record['id'], timeout)
+            record['boot_units'] = _boot_units(state_dir, bundle, record['id'], root)
+            watchdog = _start_systemd(state_dir, bundle, record['id'], timeout, root)
         if watchdog is None:
-            watchdog = _start_process(state_dir, bundle, record['id'], record.get('persist_root') or '/')
+            watchdog = _start_process(state_dir, bundle, record['id'], root)
         record['watchdog'] = watchdog
         pending.save(state_dir, record)
     except BaseException:
