@@ -7,6 +7,8 @@ so in the caller's namespace), and restored from a LiveState snapshot."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import time
+
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_live import (
     CommandFailed, LiveState, address_key, describe_address, route_key, run_ip)
@@ -81,8 +83,22 @@ def _route_args(route, dev):
     return args
 
 
+# Where systemd-networkd reloaded the files first it re-applies the bridge's addresses: for a moment
+# the gateway is not on the bridge's subnet, and the kernel refuses a route through it.
+ROUTE_RETRY_ERRORS = ('Nexthop has invalid gateway', 'Network is unreachable')
+ROUTE_RETRY_SECONDS = 15.0
+
+
 def replace_route(route, dev):
-    run_ip(*([_family_flag(route['family']), 'route', 'replace'] + _route_args(route, dev)))
+    deadline = time.time() + ROUTE_RETRY_SECONDS
+    while True:
+        try:
+            run_ip(*([_family_flag(route['family']), 'route', 'replace'] + _route_args(route, dev)))
+            return
+        except CommandFailed as exc:
+            if time.time() >= deadline or not any(e in exc.detail for e in ROUTE_RETRY_ERRORS):
+                raise
+            time.sleep(0.5)
 
 
 def del_route(route):
