@@ -276,14 +276,10 @@ def _stop_watchdog(watchdog, change_id):
             pass
 
 
-def _remove_units(record):
-    boot.remove_units(record)  # one left behind does nothing: it reverts only a record still pending
-
-
 def disarm(ctx, record):
     """Undo arm (the change failed and was rolled back in-process, or arming itself failed)."""
     _stop_watchdog(record.get('watchdog'), record['id'])
-    _remove_units(record)
+    boot.remove_units(record)  # a unit left behind does nothing: it reverts only a record still pending
     try:
         os.unlink(pending.path(ctx.store.state_dir))
     except OSError:
@@ -323,7 +319,7 @@ def confirm(ctx, change_id=None):
         doc.update(status='confirmed', confirmed_at=time.time())
         pending.save(state_dir, doc)
         _stop_watchdog(doc.get('watchdog'), doc['id'])
-        _remove_units(doc)
+        boot.remove_units(doc)
         return pending.view(doc)
 
 
