@@ -41,6 +41,10 @@ def _seconds(value):
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
+    MODULE = MODULE  # the module the task runs (vpe_host's plugin runs vpe_host, and confirms with vpe_network)
+
+    def _confirm_timeout(self, args):
+        return _seconds(args.get('confirm_timeout'))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -50,9 +54,9 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg='confirm is set by the vpe_network action plugin itself; do not give it')
             return result
         try:
-            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            result.update(self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars))
         except AnsibleConnectionFailure as exc:
-            timeout = _seconds(args.get('confirm_timeout'))
+            timeout = self._confirm_timeout(args)
             if not timeout or self._play_context.check_mode:
                 raise
             # the change itself may have cut us off (SSH keepalives gave up before the module answered)

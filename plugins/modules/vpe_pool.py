@@ -209,30 +209,21 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import pool
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_apply import run_apply, run_apply_list
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import common_argument_spec
 
-POOL_OPTIONS = ('name', 'path', 'max_gb', 'state')
-
-
-def pool_options():
-    """The options of one pool, from the field table, plus state."""
-    options = fields.argument_spec('pool')
-    options['state'] = {'type': 'str', 'choices': ['present', 'absent'], 'default': 'present'}
-    return options
-
 
 def main():
     argument_spec = common_argument_spec()
-    argument_spec.update(pool_options())
-    item_options = pool_options()
+    argument_spec.update(fields.pool_options())
+    item_options = fields.pool_options()
     item_options['name']['required'] = True
     argument_spec['pools'] = {'type': 'list', 'elements': 'dict', 'options': item_options}
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[('name', 'pools')],
-                           mutually_exclusive=[('pools', option) for option in POOL_OPTIONS])
+                           mutually_exclusive=[('pools', option) for option in fields.POOL_OPTIONS])
     if module.params['pools'] is not None:
-        items = [dict((k, item[k]) for k in POOL_OPTIONS) for item in module.params['pools']]
+        items = [dict((k, item[k]) for k in fields.POOL_OPTIONS) for item in module.params['pools']]
         run_apply_list(module, pools_apply, 'pools', items)
     else:
-        run_apply(module, pools_apply, 'pool', dict((k, module.params[k]) for k in POOL_OPTIONS))
+        run_apply(module, pools_apply, 'pool', dict((k, module.params[k]) for k in fields.POOL_OPTIONS))
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
 """The hypervisor role: check mode end to end on the real libvirtd changes
-nothing, a real run makes the image store and the pools with one module task
-each and a second run changes nothing, and meta/argument_specs.yml refuses
-bad variables before any task."""
+nothing, a real run makes the image store and the pools in one vpe_host task
+and a second run changes nothing, a bad value in any part fails before any
+part is applied, and meta/argument_specs.yml refuses bad variables before any
+task."""
 
 import os
 import subprocess
@@ -45,15 +46,18 @@ def test_check_mode_reports_every_part_and_changes_nothing(tmp_path):
           - {name: vpetest-rolecheck-gone, state: absent}
         ''' % (root, root)), tmp_path, '--check', '--diff')
     assert rc == 0, out
-    assert recap(out)['changed'] >= 3, out
+    assert recap(out)['changed'] == 1, out
     assert '"cpu_max": 4096' in out and '"name": "vpetest-rolecheck"' in out
+    # one diff per part and per pool (the absent pool's is empty on both sides, so not shown)
+    assert '+++ after: quota' in out and '+++ after: image_pool' in out
+    assert '+++ after: pools[0] vpetest-rolecheck' in out
     # no setting written, no directory made (the store's lock file may appear)
     assert not (root / 'state' / 'state.json').exists()
     assert not (root / 'images').exists() and not (root / 'pools').exists()
     assert 'vpetest-rolecheck' not in pools()
 
 
-def test_apply_runs_one_task_for_the_image_store_and_one_for_all_pools(tmp_path, image_store_guard):
+def test_apply_runs_one_task_for_the_image_store_and_all_pools(tmp_path, image_store_guard):
     root = tmp_path / 'root'
     names = ['vpetest-roleapply-%d' % i for i in range(1, 4)]
     hypervisor_vars = 'hypervisor_image_pool: {path: %s/images, max_gb: 3}\nhypervisor_pools:\n' % root
@@ -61,19 +65,37 @@ def test_apply_runs_one_task_for_the_image_store_and_one_for_all_pools(tmp_path,
     try:
         rc, out = run_play(play(root, hypervisor_vars), tmp_path, '--diff')
         assert rc == 0, out
-        assert recap(out)['changed'] == 2, out
-        # the image store directory is made by vpe_image_pool, the pools in one module run
+        assert recap(out)['changed'] == 1, out
+        # the image store directory is made by vpe_host, and the pools, in one module run
         assert (root / 'images').is_dir() and pool_path('vpe-image-store') == str(root / 'images')
         assert set(names) <= set(pools()) and all((root / 'pools' / n).is_dir() for n in names)
-        assert out.count('TASK [vpe.hypervisor.hypervisor : Create, resize or remove the volume pools]') == 1
+        assert out.count('TASK [vpe.hypervisor.hypervisor : Configure the hypervisor]') == 1
         assert 'item=' not in out
 
         rc, out = run_play(play(root, hypervisor_vars), tmp_path)
         assert rc == 0, out
-        # what ran: the variables' check, the image store, the pools (no packages, quota or bridge here)
-        assert (recap(out)['ok'], recap(out)['changed'], recap(out)['skipped']) == (3, 0, 3), out
+        # what ran: the variables' check and the one host task (no packages here)
+        assert (recap(out)['ok'], recap(out)['changed'], recap(out)['skipped']) == (2, 0, 1), out
     finally:
         remove_test_pools(prefixes=('vpetest-roleapply-',))
+
+
+def test_a_bad_value_in_any_part_fails_before_any_part_is_applied(tmp_path):
+    """The quota and the first pool are good; the second pool's max_gb is 0,
+    which only vpe_host's check knows (the argument spec checks types)."""
+    root = tmp_path / 'root'
+    rc, out = run_play(play(root, '''\
+        hypervisor_quota: {cpu_max: 4096, memory_max_mb: 1048576}
+        hypervisor_image_pool: {path: %s/images, max_gb: 3}
+        hypervisor_pools:
+          - {name: vpetest-rolebad-a, path: %s/pools/a, max_gb: 2}
+          - {name: vpetest-rolebad-b, path: %s/pools/b, max_gb: 0}
+        ''' % (root, root, root)), tmp_path)
+    assert rc != 0
+    assert '"field": "pools[1].max_gb"' in out and 'max_gb must be >= 1, got 0' in out, out
+    assert not (root / 'state' / 'state.json').exists()
+    assert not (root / 'images').exists() and not (root / 'pools').exists()
+    assert not [p for p in pools() if p.startswith('vpetest-rolebad-')]
 
 
 def test_argument_specs_refuse_bad_variables(tmp_path):

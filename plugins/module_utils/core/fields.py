@@ -155,3 +155,14 @@ def argument_spec(resource, names=None):
         if rule.choices:
             spec[name]['choices'] = list(rule.choices)
     return spec
+
+
+# A pool's module options: its fields and whether it should exist (vpe_pool, vpe_host).
+POOL_OPTIONS = ('name', 'path', 'max_gb', 'state')
+
+
+def pool_options():
+    """The options of one pool, from the table, plus state."""
+    options = argument_spec('pool')
+    options['state'] = {'type': 'str', 'choices': ['present', 'absent'], 'default': 'present'}
+    return options

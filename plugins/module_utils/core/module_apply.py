@@ -46,7 +46,7 @@ def run_apply_list(module, service, list_key, items, key='name'):
     fails later fails the run naming it, with what the items before it did.
     """
     try:
-        _check_items(service, list_key, items, key)
+        check_items(service, list_key, items, key)
     except VpeError as exc:
         fail(module, exc)
     ctx = context_for(module)
@@ -59,30 +59,30 @@ def run_apply_list(module, service, list_key, items, key='name'):
                 for warning in change.warnings:
                     module.warn(warning)
             except VpeError as exc:
-                fail(module, _item_error(exc, list_key, index, desired, key),
+                fail(module, item_error(exc, list_key, index, desired, key),
                      **_list_result(module, list_key, items, changes, key))
     finally:
         ctx.close()
     module.exit_json(**_list_result(module, list_key, items, changes, key))
 
 
-def _check_items(service, list_key, items, key):
+def check_items(service, list_key, items, key):
     """Raise the first item's error (naming the item), or a repeated `key`."""
     first_index = {}
     for index, desired in enumerate(items):
         try:
             service.check_desired(desired)
         except VpeError as exc:
-            raise _item_error(exc, list_key, index, desired, key)
+            raise item_error(exc, list_key, index, desired, key)
         name = desired[key]
         if name in first_index:
-            raise _item_error(InvalidInput('%s %s is already given by %s[%d]; each %s may appear once in %s'
-                                           % (key, name, list_key, first_index[name], key, list_key), field=key),
-                              list_key, index, desired, key)
+            raise item_error(InvalidInput('%s %s is already given by %s[%d]; each %s may appear once in %s'
+                                          % (key, name, list_key, first_index[name], key, list_key), field=key),
+                             list_key, index, desired, key)
         first_index[name] = index
 
 
-def _item_error(exc, list_key, index, desired, key):
+def item_error(exc, list_key, index, desired, key):
     """The same error, its message and field prefixed with the item: pools[2] (fast): ..."""
     where = '%s[%d]' % (list_key, index)
     label = desired.get(key) if isinstance(desired, dict) else None
