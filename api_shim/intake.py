@@ -40,6 +40,7 @@ from ansible_collections.vpe.hypervisor.api_shim.http import MAX_BODY
 LOG = logging.getLogger('vpe.shim')
 
 MAX_HEAD = 16 * 1024
+RECV_SIZE = 64 * 1024
 TOO_LARGE = (b'HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n'
              b'Connection: close\r\n\r\n')
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
@@ -152,6 +153,7 @@ class IntakeServer(wsgi.Server):
         self._open = {}  # client address -> open connections
         self._open_total = 0
         self._count_lock = threading.Lock()
+        self._recv_buffers = threading.local()  # process_conn runs in the selector thread and in workers
 
     # -- connection counting --------------------------------------------------
 
@@ -207,7 +209,7 @@ class IntakeServer(wsgi.Server):
                 # one recv at a time: a whole request usually comes in one, and
                 # then no EAGAIN is raised and caught
                 try:
-                    chunk = sock.recv(65536)
+                    chunk = self._recv(sock)
                 except WOULD_BLOCK:
                     break
                 if not chunk:
@@ -229,6 +231,21 @@ class IntakeServer(wsgi.Server):
         else:
             self._maybe_continue(conn, intake)
             self._wait(conn, intake)
+
+    def _recv(self, sock):
+        """What one recv (up to RECV_SIZE) brings, as bytes of its own size.
+
+        Read into this thread's buffer, not sock.recv(RECV_SIZE): that
+        mallocs 64 KiB per request and shrinks it to the request's size,
+        and in the selector thread's heap (glibc's main arena) the few
+        hundred bytes kept of each, among what is freed around them,
+        fragmented it: 3 MiB more RSS after 100,000 requests, all free
+        chunks of 12 to 67 KiB (malloc_info; bench/rss_probe.py).
+        """
+        view = getattr(self._recv_buffers, 'view', None)
+        if view is None:
+            view = self._recv_buffers.view = memoryview(bytearray(RECV_SIZE))
+        return view[:sock.recv_into(view)].tobytes()
 
     @staticmethod
     def _take_buffered(conn):

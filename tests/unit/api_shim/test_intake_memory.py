@@ -76,3 +76,26 @@ def test_served_connections_leave_nothing_behind(no_gc):
     finally:
         server.stop()
         thread.join(10)
+
+
+class OneRecv(object):
+    """A socket with one request waiting; only recv_into may read it."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def recv(self, _size, *_flags):
+        raise AssertionError('sock.recv(64 KiB) mallocs 64 KiB per request in the selector thread')
+
+    def recv_into(self, buffer, *_args):
+        buffer[:len(self.data)] = self.data
+        return len(self.data)
+
+
+def test_the_intake_reads_into_a_buffer_it_keeps():
+    server = intake.make_server(app, '127.0.0.1', 0, 1)
+    request = b'GET / HTTP/1.1\r\nHost: x\r\n\r\n'
+    first = server._recv(OneRecv(request))
+    assert first == request and type(first) is bytes
+    assert server._recv(OneRecv(b'GET')) == b'GET'
+    assert first == request  # not a view of the buffer it kept
