@@ -43,21 +43,39 @@ def shim_wrapper(argv):
     $VPE_RSS_PROBE_SNAPSHOT.N every time: what a snapshot holds was allocated
     after the first signal and is still alive."""
     import collections
+    import ctypes
     import gc
     import tracemalloc
     frames = int(argv[0])
     taken = [0]
 
     def snapshot(_signum, _frame):
-        if not tracemalloc.is_tracing():
+        if frames and not tracemalloc.is_tracing():
             tracemalloc.start(frames)
         taken[0] += 1
         path = '%s.%d' % (os.environ[SNAPSHOT_ENV], taken[0])
+        libc = ctypes.CDLL(None)
+        libc.fopen.restype = ctypes.c_void_p
+        libc.fopen.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+        libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+        libc.fclose.argtypes = (ctypes.c_void_p,)
+        out = libc.fopen((path + '.malloc').encode(), b'w')
+        libc.malloc_info(0, out)
+        libc.fclose(out)
+        err = os.dup(2)
+        with open(path + '.pymalloc', 'w') as stats:
+            os.dup2(stats.fileno(), 2)
+            sys._debugmallocstats()
+        os.dup2(err, 2)
+        os.close(err)
         types = collections.Counter(type(o).__name__ for o in gc.get_objects())
         with open(path + '.types', 'w') as out:
             json.dump(dict(types), out)
-        tracemalloc.take_snapshot().dump(path + '.part')
-        os.rename(path + '.part', path)
+        if frames:
+            tracemalloc.take_snapshot().dump(path + '.part')
+            os.rename(path + '.part', path)
+        else:
+            open(path, 'w').close()
 
     signal.signal(signal.SIGUSR1, snapshot)
     from ansible_collections.vpe.hypervisor.api_shim.cli import main
@@ -113,7 +131,10 @@ def main():
     parser.add_argument('--at', default='1000,10000,30000,60000,100000,150000')
     parser.add_argument('--only', default='', help='comma-separated endpoint names (substrings) to load after the warm-up')
     parser.add_argument('--env', action='append', default=[], help='NAME=VALUE in the shim environment')
-    parser.add_argument('--trace', type=int, default=0, help='tracemalloc frames (0: off)')
+    parser.add_argument('--trace', type=int, default=-1,
+                        help='tracemalloc frames (0: no tracemalloc, only the counts by type, malloc_info and '
+                             'pymalloc statistics, kept with --keep; -1: none of it)')
+    parser.add_argument('--keep', default=None, help='copy the snapshots to this directory')
     parser.add_argument('--threads', type=int, default=None, help='shim --threads')
     parser.add_argument('--json', default=None, help='write the results here too')
     args = parser.parse_args()
@@ -163,7 +184,7 @@ def main():
             name, _sep, value = item.partition('=')
             os.environ[name] = value
         extra = ['--threads', str(args.threads)] if args.threads else []
-        if args.trace:
+        if args.trace >= 0:
             os.environ[SNAPSHOT_ENV] = str(work / 'snap')
             real = vpetest.shim_command
             vpetest.shim_command = lambda *a: [sys.executable, str(Path(__file__).resolve()), '--shim-wrapper',
@@ -192,7 +213,7 @@ def main():
             base = results['rss'][0]['rss_kib']
             print('%8d requests  RSS %7.1f MiB (%+5.1f%%)  anon %7.1f MiB  anon maps>=1MiB %3d  load %.2f'
                   % (served, rss / 1024.0, 100.0 * (rss - base) / base, anon / 1024.0, big, load1), flush=True)
-            if args.trace:
+            if args.trace >= 0:
                 shim.proc.send_signal(signal.SIGUSR1)
                 path = '%s.%d' % (work / 'snap', len(snaps) + 1)
                 deadline = time.time() + 120
@@ -208,15 +229,21 @@ def main():
                 served += load.run(url, 16, 2, headers)['requests']
                 turn += 1
             note()
-        if args.trace and len(snaps) >= 2:
+        if args.trace >= 0 and len(snaps) >= 2:
+            types = [json.loads(Path(p + '.types').read_text()) for p in (snaps[0], snaps[-1])]
+            grown = sorted(((types[1].get(k, 0) - types[0].get(k, 0), k) for k in types[1]), reverse=True)
+            print('live objects grown by type: %s' % ', '.join('%s %+d' % (k, n) for n, k in grown[:12]))
+            if args.keep:
+                os.makedirs(args.keep, exist_ok=True)
+                for path in snaps:
+                    for suffix in ('.types', '.malloc', '.pymalloc'):
+                        shutil.copy(path + suffix, args.keep)
+        if args.trace > 0 and len(snaps) >= 2:
             import tracemalloc
             first = tracemalloc.Snapshot.load(snaps[0])
             last = tracemalloc.Snapshot.load(snaps[-1])
             filters = [tracemalloc.Filter(False, tracemalloc.__file__)]
             first, last = first.filter_traces(filters), last.filter_traces(filters)
-            types = [json.loads(Path(p + '.types').read_text()) for p in (snaps[0], snaps[-1])]
-            grown = sorted(((types[1].get(k, 0) - types[0].get(k, 0), k) for k in types[1]), reverse=True)
-            print('live objects grown by type: %s' % ', '.join('%s %+d' % (k, n) for n, k in grown[:12]))
             print('tracemalloc: traced %.1f MiB -> %.1f MiB' % (
                 sum(s.size for s in first.statistics('filename')) / 2.0 ** 20,
                 sum(s.size for s in last.statistics('filename')) / 2.0 ** 20))
