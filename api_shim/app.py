@@ -11,7 +11,7 @@ import bottle
 from ansible_collections.vpe.hypervisor.api_shim import routes
 from ansible_collections.vpe.hypervisor.api_shim.audit import record_change
 from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, check_if_match, dumps, guarded
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core import serving
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import serving, state_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import (
     MethodNotAllowed, NotFound, VpeError)
@@ -45,7 +45,7 @@ class AuditedContext(object):
         """The one way a route changes something: under the state lock, 412
         unless If-Match names what current() returns (the documents a GET may
         have shown; none: no check), then run the service function fn."""
-        with self._ctx.store.locked():
+        with state_write.locked(self._ctx.store):
             check_if_match(*current())
             return self.run(fn, *args, **kwargs)
 
