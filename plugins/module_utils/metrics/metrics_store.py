@@ -44,7 +44,8 @@ import os
 import sqlite3
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_latest import (  # noqa: F401 pylint: disable=unused-import (re-exported)
+# BUCKET, DB_FILE, bucket_of, db_path: re-exported for the collector, the shim and the tests.
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_latest import (  # noqa: F401 pylint: disable=unused-import
     BUCKET, COLUMNS, DB_FILE, LATEST_SQL, bucket_of, db_path)
 
 SCHEMA_VERSION = 2
