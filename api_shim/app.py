@@ -11,6 +11,7 @@ import bottle
 from ansible_collections.vpe.hypervisor.api_shim import routes
 from ansible_collections.vpe.hypervisor.api_shim.audit import record_change
 from ansible_collections.vpe.hypervisor.api_shim.http import PROBLEM_TYPE, check_if_match, dumps, guarded
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import serving, state_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import (
     MethodNotAllowed, NotFound, VpeError)
@@ -44,7 +45,7 @@ class AuditedContext(object):
         """The one way a route changes something: under the state lock, 412
         unless If-Match names what current() returns (the documents a GET may
         have shown; none: no check), then run the service function fn."""
-        with self._ctx.store.locked():
+        with state_write.locked(self._ctx.store):
             check_if_match(*current())
             return self.run(fn, *args, **kwargs)
 
@@ -105,9 +106,9 @@ def create_app(ctx, authenticator):
     """A WSGI app serving the hypervisor API for `ctx`.
 
     The shim's context lives as long as the process, so it keeps what
-    services may reuse between requests (see Context.serve_many).
+    services may reuse between requests (see serving.serve_many).
     """
-    ctx.serve_many()
+    serving.serve_many(ctx)
     shim = Shim(ctx, authenticator)
     for method, path, scope, fn in routes.table():
         shim.add(method, path, scope, fn)

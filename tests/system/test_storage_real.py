@@ -13,7 +13,7 @@ from storage_helpers import image_store_guard, libvirt_conn, storage_cleanup  # 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import (
     image_pool_apply, pools, pools_apply, storage, storage_apply)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput, NotFound, VpeError
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.state_store import StateStore
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import state_write
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.usefixtures('storage_cleanup')]
 
@@ -181,7 +181,7 @@ def test_state_write_failure_rolls_back_create_rename_and_delete(system_ctx, sta
 
     def write_fails(self, data):
         raise OSError(28, 'No space left on device (injected)')
-    monkeypatch.setattr(StateStore, '_write', write_fails)
+    monkeypatch.setattr(state_write, 'write', write_fails)
 
     with pytest.raises(VpeError, match='injected.*rolled back'):
         create(system_ctx, 'st-rb-new', tmp_path / 'q')

@@ -28,22 +28,13 @@ class Change(namedtuple('Change', ['changed', 'before', 'after'])):
 
 
 class Context(object):
+    """For one module run. A process that serves many calls (the shim) makes
+    it keep results between them with serving.serve_many(ctx)."""
 
     def __init__(self, uri=None, state_dir=None):
         self.conn = Connection(uri)
         self.store = StateStore(state_dir)
         self.disk = DiskUsage()
-
-    def serve_many(self):
-        """Keep results between calls, for a process that serves many (the
-        shim): libvirt reads are checked against libvirt's events
-        (Connection.memo, changes) and directory totals against the
-        directory (DiskUsage), the state file against its inode (StateStore).
-        Call before the first service call."""
-        self.conn.watch_events()
-        self.conn.keep_results = True
-        self.disk.keep = True
-        self.store.keep = True
 
     def forget(self):
         """After a change made through this context: drop what was kept of

@@ -65,12 +65,12 @@ class Connection(object):
         self.uri = uri or default_uri()
         self._conn = None
         self._lock = threading.Lock()
-        # A long-lived user (the shim) turns this on: memo() then keeps results
-        # between calls. Off for a module run, which asks everything once.
+        # On for a run that only reads (vpe_facts: Context.read_only), so its
+        # sections share one listing; libvirt_kept.KeptConnection (the shim)
+        # keeps results between calls. Off for a change, which asks afresh.
         self.keep_results = False
         self._memo = {}
-        self._compute_locks = {}
-        self._events = None  # libvirt_events.Counters once watch_events() was called
+        self._events = None  # libvirt_events.Counters once KeptConnection.watch_events() was called
 
     def get(self):
         require_libvirt()
@@ -91,39 +91,16 @@ class Connection(object):
                 self._events.attach(self._conn)
             return self._conn
 
-    def watch_events(self):
-        """Follow libvirt's domain and pool events from now on (a long-lived
-        user, with keep_results). Call before the first get(). Without the
-        binding this does nothing: every call then says what to install."""
-        if not HAS_LIBVIRT:
-            return
-        # Imported here: only the shim watches, and a module run does not
-        # compile what it never uses.
-        from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_events
-        libvirt_events.start_loop()
-        with self._lock:
-            if self._events is None:
-                self._events = libvirt_events.Counters()
-                self._drop_locked()  # a connection opened before the loop gets no events
-
     def changes(self, kind):
-        """A memo() fingerprint for `kind` ('domains' or 'pools'): its event
-        counter on a watched connection, None on an unwatched one (a module
-        run, which reads once), UNKNOWN where events are not delivered."""
-        if self._events is None:
-            return None
-        self.get()  # (re)connect first: that bumps the counters
-        if not self._events.delivering:
-            return UNKNOWN
-        return self._events.value(kind)
+        """A memo() fingerprint for `kind` ('domains' or 'pools'): None, an
+        unwatched connection (a module run, which reads once).
+        KeptConnection follows libvirt's events instead."""
+        return None
 
     def forget(self):
-        """Drop every kept result: after a change made through this
-        connection, whose own event may not have arrived yet."""
+        """Drop every kept result: after a change made through this connection."""
         with self._lock:
             self._memo = {}
-            if self._events is not None:
-                self._events.bump_all()
 
     def is_open(self):
         conn = self._conn
@@ -144,33 +121,24 @@ class Connection(object):
 
         Only while keep_results is on; a reconnect forgets everything. A
         fingerprint must be read before compute() runs, so a change that lands
-        in between shows as a different fingerprint on the next call. One
-        compute() per key runs at a time: callers that find the value stale
-        together wait for it rather than all asking libvirt at once.
+        in between shows as a different fingerprint on the next call.
+        KeptConnection.memo also runs one compute() per key at a time.
         """
         if not self.keep_results or fingerprint is UNKNOWN:
             return compute()
         kept = self._fresh(key, fingerprint, max_age)
         if kept is not None:
             return kept[2]
-        with self._compute_lock(key):
-            kept = self._fresh(key, fingerprint, max_age)  # computed while we waited
-            if kept is not None:
-                return kept[2]
-            now = time.monotonic()
-            value = compute()
-            self._memo[key] = (now, fingerprint, value)
-            return value
+        now = time.monotonic()
+        value = compute()
+        self._memo[key] = (now, fingerprint, value)
+        return value
 
     def _fresh(self, key, fingerprint, max_age):
         kept = self._memo.get(key)
         if kept is not None and kept[1] == fingerprint and time.monotonic() - kept[0] <= max_age:
             return kept
         return None
-
-    def _compute_lock(self, key):
-        with self._lock:
-            return self._compute_locks.setdefault(key, threading.Lock())
 
     def _drop_locked(self):
         self._memo = {}

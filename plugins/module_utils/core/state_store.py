@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Host state that libvirt cannot hold, in one JSON file.
+"""Host state that libvirt cannot hold, in one JSON file: reading it. Taking
+the lock and writing is state_write, which a read (vpe_facts) never compiles.
 
 Writes go to a temporary file in the same directory, are fsynced and renamed
 over the old file, and the directory is fsynced: a crash leaves the old or the
@@ -18,15 +19,12 @@ own writes show at once, and under the mutation lock the file is always read.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
 import errno
-import fcntl
 import json
 import os
 import threading
 import time
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core import atomic_file
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
 
 DEFAULT_STATE_DIR = '/var/lib/vpe'
@@ -44,23 +42,17 @@ class StateStore(object):
     def __init__(self, state_dir=None):
         self.state_dir = state_dir or DEFAULT_STATE_DIR
         self.path = os.path.join(self.state_dir, STATE_FILE)
-        self._lock_path = os.path.join(self.state_dir, LOCK_FILE)
-        self._thread_lock = threading.RLock()
-        self._depth = 0
-        self._lock_fd = None
+        self.lock_path = os.path.join(self.state_dir, LOCK_FILE)
+        # The mutation lock's bookkeeping (state_write.locked): held() reads it.
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.lock_fd = None
         self.keep = False
         self._kept = None  # (monotonic time checked, file identity, text)
 
-    def _ensure_dir(self):
-        try:
-            os.makedirs(self.state_dir, 0o750)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise VpeError('cannot create state_dir %s: %s' % (self.state_dir, exc.strerror), field='state_dir')
-
     def read(self):
         """The whole state document ({} when nothing was ever written)."""
-        text = self._text() if self.keep and not self._depth else self._load()[1]
+        text = self._text() if self.keep and not self.depth else self._load()[1]
         if text is None:
             return {}
         try:
@@ -103,65 +95,9 @@ class StateStore(object):
         return text
 
     def held(self):
-        """True while a thread of this process holds the mutation lock."""
-        return self._depth > 0
+        """True while a thread of this process holds the mutation lock (state_write.locked)."""
+        return self.depth > 0
 
-    @contextlib.contextmanager
-    def locked(self):
-        """Hold the host-wide mutation lock (re-entrant within a process)."""
-        with self._thread_lock:
-            if self._depth == 0:
-                self._ensure_dir()
-                fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o640)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                except BaseException:
-                    os.close(fd)
-                    raise
-                self._lock_fd = fd
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    fd, self._lock_fd = self._lock_fd, None
-                    os.close(fd)  # closing drops the flock
-
-    @contextlib.contextmanager
-    def transaction(self):
-        """Yield the state document under the lock; write it back if it changed."""
-        with self.locked():
-            data = self.read()
-            original = json.dumps(data, sort_keys=True)
-            yield data
-            if json.dumps(data, sort_keys=True) != original:
-                self._write(data)
-
-    def _write(self, data):
-        try:
-            self._write_atomically(data)
-        except (IOError, OSError) as exc:
-            # A full disk or a read-only state_dir is the operator's to fix:
-            # say so, rather than a traceback. The old file is intact.
-            raise VpeError('cannot write state file %s: %s; nothing was changed in it'
-                           % (self.path, exc.strerror or exc), field='state_dir')
-
-    def _write_atomically(self, data):
-        self._ensure_dir()
-        self._remove_orphans()
-        try:
-            atomic_file.write(self.path, json.dumps(data, indent=2, sort_keys=True) + '\n', 0o640,
-                              prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, sync_dir=True)
-        finally:
-            self._kept = None  # our own write shows at once (a failed one: read again)
-
-    def _remove_orphans(self):
-        """Temp files of writers killed before their rename. Every writer holds
-        the lock we hold now, so none of these is still being written."""
-        for name in os.listdir(self.state_dir):
-            if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
-                try:
-                    os.unlink(os.path.join(self.state_dir, name))
-                except OSError:
-                    pass
+    def forget_kept(self):
+        """After a write of ours (state_write): the next read reads the file."""
+        self._kept = None

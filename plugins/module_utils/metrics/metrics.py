@@ -19,7 +19,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_store import MetricsStore
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_latest import latest_row
 
 # How a point's start is shown, in host local time: its key in a range and its `time`.
 LABEL_FORMAT = '%Y-%m-%d %H:%M'
@@ -50,11 +50,7 @@ def value_of(sums, series):
 
 def latest_point(state_dir):
     """(start epoch or None, {series: value or None}) of the newest 5-minute point."""
-    store = MetricsStore(state_dir)
-    try:
-        row = store.latest()
-    finally:
-        store.close()
+    row = latest_row(state_dir)
     if row is None:
         return None, dict((name, None) for name in SERIES_NAMES)
     return row[0], dict((series[0], value_of(row[1:], series)) for series in SERIES)

@@ -30,6 +30,10 @@ until then readers use the buckets alone.
 The file is in WAL mode with synchronous=NORMAL: readers (the shim, vpe_facts)
 never block the collector, every sample is one transaction, and a crash or a
 power cut loses at most the last samples, never the file's consistency.
+
+This is the writer (the collector) and the range reader (the shim's queries).
+The latest point, all vpe_facts reads, is metrics_latest: a module run
+compiles none of this file.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -40,17 +44,14 @@ import os
 import sqlite3
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
+# BUCKET, DB_FILE, bucket_of, db_path: re-exported for the collector, the shim and the tests.
+from ansible_collections.vpe.hypervisor.plugins.module_utils.metrics.metrics_latest import (  # noqa: F401 pylint: disable=unused-import
+    BUCKET, COLUMNS, DB_FILE, LATEST_SQL, bucket_of, db_path)
 
-DB_FILE = 'metrics.sqlite3'
 SCHEMA_VERSION = 2
-BUCKET = 300
 # Level (seconds) -> table; coarsest last. A level divides the next one.
 LEVELS = (BUCKET, 1800, 7200)
 TABLES = {BUCKET: 'buckets', 1800: 'rollup_1800', 7200: 'rollup_7200'}
-
-# Column order of a bucket row after its key.
-COLUMNS = ('cpu_s', 'cpu_sum', 'mem_n', 'mem_sum', 'net_s', 'net_in', 'net_out',
-           'disk_s', 'disk_read', 'disk_write')
 
 TABLE_SQL = '''
 CREATE TABLE IF NOT EXISTS %s (
@@ -68,14 +69,6 @@ CREATE TABLE IF NOT EXISTS %s (
 )
 '''
 SCHEMA = TABLE_SQL % 'buckets'
-
-
-def db_path(state_dir):
-    return os.path.join(state_dir, DB_FILE)
-
-
-def bucket_of(epoch):
-    return int(epoch // BUCKET) * BUCKET
 
 
 def pieces(start, end, levels=LEVELS):
@@ -269,7 +262,7 @@ class MetricsStore(object):
 
     def latest(self):
         """The newest bucket row, or None."""
-        rows = self._select('SELECT bucket, %s FROM buckets ORDER BY bucket DESC LIMIT 1' % ', '.join(COLUMNS), ())
+        rows = self._select(LATEST_SQL, ())
         return rows[0] if rows else None
 
     def _select(self, sql, args):

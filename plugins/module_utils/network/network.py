@@ -21,7 +21,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_live as live
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_links
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_libvirt as lv
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import InvalidInput
 
@@ -76,12 +76,12 @@ def read(ctx, libvirt_network=None):
 
     def compute():
         conn = ctx.conn.get()
-        return current(conn, live.LiveState.read_links(), name, lv.vm_taps(conn))
+        return current(conn, network_links.Links.read(), name, lv.vm_taps(conn))
     if ctx.store.held() or os.path.exists(os.path.join(ctx.store.state_dir, PENDING_FILE)):
         # Under the mutation lock (If-Match, apply), or while a change waits
         # for its confirm (a watchdog process may revert it any moment): live.
         return compute()
-    # The shim keeps the answer (an `ip` run and two libvirt calls) while no
+    # The shim keeps the answer (a netlink dump and two libvirt calls) while no
     # domain event arrived, for at most READ_MAX_AGE: links and libvirt
     # networks have no event here, so a change made beside the shim shows
     # within that; one made through it (forget) at once.

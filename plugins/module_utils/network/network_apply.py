@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import state_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_libvirt as lv
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_libvirt_apply as lv_apply
@@ -288,7 +289,7 @@ def apply(ctx, desired, check_mode=False, force=False, persist_method=None, pers
     name = libvirt_network_name(ctx, libvirt_network)
     root = persist_root or os.environ.get(ENV_PERSIST_ROOT) or '/'
     method = network_persist.resolve(persist_method or os.environ.get(ENV_PERSIST) or 'auto', root)
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         if not check_mode:
             network_confirm.revert_overdue(ctx)  # before reading the host: the plan starts from what stays
         conn = ctx.conn.get()
@@ -345,5 +346,5 @@ def _remember(ctx, name, check_mode):
     if check_mode:
         return
     if ctx.store.read().get(STATE_KEY, {}).get('libvirt_network') != name:
-        with ctx.store.transaction() as state:
+        with state_write.transaction(ctx.store) as state:
             state.setdefault(STATE_KEY, {})['libvirt_network'] = name

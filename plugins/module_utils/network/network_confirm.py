@@ -41,6 +41,7 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import state_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_boot as boot
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_pending as pending
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_revert
@@ -48,7 +49,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import 
 
 PACKAGE = 'ansible_collections.vpe.hypervisor.plugins.module_utils'
 # network_revert and everything it imports of ours (the rest is the standard library)
-WATCHDOG_FILES = ('core.errors', 'core.atomic_file', 'core.state_store', 'network.network_live', 'network.network_live_apply',
+WATCHDOG_FILES = ('core.errors', 'core.atomic_file', 'core.state_store', 'core.state_write', 'network.network_live', 'network.network_live_apply',
                   'network.network_persist', 'network.network_pending', 'network.network_boot', 'network.network_revert')
 MAX_TIMEOUT = 86400
 ID_RE = re.compile(r'^[0-9a-f]{16}$')
@@ -200,7 +201,7 @@ def revert_overdue(ctx):
     rebooted = pending.armed_in_another_boot(doc)
     if not rebooted and time.time() <= doc['deadline'] + OVERDUE_SECONDS:
         return False
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         return network_revert.revert(ctx.store.state_dir, doc['id'], 'reboot' if rebooted else 'overdue',
                                      store=ctx.store) is not None
 
@@ -293,7 +294,7 @@ def confirm(ctx, change_id=None):
     deadline (a change found overdue is reverted here and then)."""
     state_dir = ctx.store.state_dir
     change_id = check_id(change_id)
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         doc = pending.load(state_dir)
         if doc is None:
             raise Conflict('no network change is waiting for confirmation', field='id')

@@ -3,13 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The libvirt side of the VM bridge, read: the service's own libvirt network
 (forward mode='bridge') and the taps of running domains. Changing them is
-network_libvirt_apply."""
+network_libvirt_apply. The XML is read with expat alone (core/xml_read)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import xml.etree.ElementTree as ET
-
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import xml_read
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import libvirt
 
 
@@ -24,7 +23,7 @@ def lookup_network(conn, name):
 
 def bridge_of(net):
     """The bridge a libvirt network's saved definition names (all a read needs: one call)."""
-    bridge_el = ET.fromstring(net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)).find('bridge')
+    bridge_el = xml_read.parse(net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)).find('bridge')
     return bridge_el.get('name') if bridge_el is not None else None
 
 
@@ -32,7 +31,7 @@ def vm_taps(conn):
     """Names of the host devices that are interfaces of running domains."""
     taps = set()
     for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
-        root = ET.fromstring(dom.XMLDesc(0))
+        root = xml_read.parse(dom.XMLDesc(0))
         for target in root.findall('./devices/interface/target'):
             if target.get('dev'):
                 taps.add(target.get('dev'))

@@ -106,11 +106,6 @@ class LiveState(object):
         self.addresses = addresses  # name -> [addr_info dicts with 'family']
         self.routes = routes        # [route dicts with 'family']
 
-    @classmethod
-    def read_links(cls):
-        """Links only (one `ip` run): what a read of the network needs."""
-        return cls(cls._links(), {}, [])
-
     @staticmethod
     def _links():
         return dict((doc['ifname'], Link(doc)) for doc in ip_json('-d', 'link', 'show'))

@@ -30,6 +30,7 @@ import os
 import sys
 import time
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import state_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_boot as boot
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_live_apply as live_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_pending as pending
@@ -192,7 +193,7 @@ def restore_remembered(store, doc):
     errors = []
 
     def put_back():
-        with store.transaction() as state:
+        with state_write.transaction(store) as state:
             section = state.setdefault('network', {})
             if doc['remembered'] is None:
                 section.pop('libvirt_network', None)
@@ -212,7 +213,7 @@ def revert(state_dir, change_id=None, reason='deadline', phase='all', store=None
     the persistence files are (default: the record's own, for callers as
     privileged as its writer; the root units pass `/`)."""
     store = store or StateStore(state_dir)
-    with store.locked():
+    with state_write.locked(store):
         doc = pending.pending(state_dir)
         if doc is None or (change_id and doc.get('id') != change_id):
             return None

@@ -7,6 +7,7 @@ and install or remove the libvirt hook that enforces them."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import state_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import quota_hook, quota_hook_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota.allocation import allocated, host_size
@@ -32,7 +33,7 @@ def apply_with_hook(ctx, desired, check_mode=False, force=False, hooks_dir=quota
     name_prefix to keep to their own domains on a shared libvirtd).
     """
     wanted = fields.check_body(RESOURCE, desired)
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         stored = ctx.store.read().get(STATE_KEY, {})
         before = read(ctx, hooks_dir)
         host = host_size(ctx)
@@ -45,7 +46,7 @@ def apply_with_hook(ctx, desired, check_mode=False, force=False, hooks_dir=quota
                                                check_mode, hooks_dir, settings)
         needs_write = any(stored.get(k) != v for k, v in wanted.items())
         if needs_write and not check_mode:
-            with ctx.store.transaction() as state:
+            with state_write.transaction(ctx.store) as state:
                 state.setdefault(STATE_KEY, {}).update(wanted)
         if check_mode:
             after['enforced'] = before['enforced'] and enforce != 'off' and action != 'installed'

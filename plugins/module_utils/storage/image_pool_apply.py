@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import state_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import (
     pool_xml, storage, storage_apply, storage_paths)
@@ -23,7 +24,7 @@ def apply(ctx, desired, check_mode=False, create=False):
     refusing it, as pools do; the module offers it, the REST API does not.
     """
     wanted = fields.check_body(RESOURCE, desired)
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         state = ctx.store.read()
         stored = state.get(storage.IMAGE_KEY, {})
         pools = storage.list_pools(ctx)
@@ -60,7 +61,7 @@ def apply(ctx, desired, check_mode=False, create=False):
                 storage_apply.make_dirs(after['path'], undo)
             if after['path'] != before['path']:
                 _repoint(ctx, live, after['path'], undo)
-            with ctx.store.transaction() as doc:
+            with state_write.transaction(ctx.store) as doc:
                 doc[storage.IMAGE_KEY] = record
         return Change(changed, before, after)
 

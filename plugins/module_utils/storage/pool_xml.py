@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""libvirt storage pool and domain disk XML, built and read with ElementTree.
+"""libvirt storage pool and domain disk XML, built and read with ElementTree,
+for the changes. A read parses a pool's XML with storage.parse_pool (expat
+alone: see core/xml_read).
 
 Names and paths only ever reach libvirt as element text or attribute values
 set through the XML library, never through string formatting.
@@ -29,17 +31,6 @@ def renamed(xml, name):
     root = ET.fromstring(xml)
     root.find('name').text = name
     return ET.tostring(root, encoding='unicode')
-
-
-def parse_pool(xml):
-    """{'type', 'name', 'uuid', 'path'} of a pool's XML (path None if it has none)."""
-    root = ET.fromstring(xml)
-    return {
-        'type': root.get('type'),
-        'name': root.findtext('name'),
-        'uuid': root.findtext('uuid'),
-        'path': root.findtext('target/path'),
-    }
 
 
 def disk_sources(xml):

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import state_write
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import (
     pool_xml, storage, storage_apply, storage_paths)
@@ -42,7 +43,7 @@ def _check_name_free(pools, name):
 
 def _save_meta(ctx, uuid, meta, live_uuids):
     """Write pool metadata (None drops it), pruning pools libvirt no longer has."""
-    with ctx.store.transaction() as state:
+    with state_write.transaction(ctx.store) as state:
         metas = state.setdefault(storage.POOLS_KEY, {})
         for stale in [u for u in metas if u not in live_uuids and u != uuid]:
             del metas[stale]
@@ -58,7 +59,7 @@ def create(ctx, desired, check_mode=False, listing=None):
     `listing`: list_pools() taken by a caller that holds the lock (apply).
     """
     wanted = fields.check_body(RESOURCE, desired, required=('name', 'path', 'max_gb'))
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         state = ctx.store.read()
         pools = listing if listing is not None else storage.list_pools(ctx)
         _check_name_free(pools, wanted['name'])
@@ -91,7 +92,7 @@ def update(ctx, uuid, desired, check_mode=False, listing=None):
         raise InvalidInput('path cannot be changed: a pool is never moved; create a new pool at the new path',
                            field='path')
     wanted = fields.check_body(RESOURCE, desired, forbidden=('path',))
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         state = ctx.store.read()
         pools = listing if listing is not None else storage.list_pools(ctx)
         live = _find(pools, uuid)
@@ -143,7 +144,7 @@ def _rename(ctx, pool, new_name, undo):
 
 def delete(ctx, uuid, check_mode=False, listing=None):
     """DELETE /pools/{uuid}: stop and undefine; refused while a domain uses a volume."""
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         pools = listing if listing is not None else storage.list_pools(ctx)
         live = _find(pools, uuid)
         before = view(ctx, live, ctx.store.read().get(storage.POOLS_KEY, {}).get(uuid))
@@ -183,7 +184,7 @@ def apply(ctx, desired, check_mode=False):
     """The module's view: make pool `name` present (with path, max_gb) or absent."""
     state, clean = check_desired(desired)
     name = clean['name']
-    with ctx.store.locked():
+    with state_write.locked(ctx.store):
         listing = storage.list_pools(ctx)  # one listing for the whole call: we hold the lock
         live = _by_name(listing, name)
         if state == 'absent':

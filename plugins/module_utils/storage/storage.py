@@ -11,7 +11,8 @@ __metaclass__ = type
 import os
 from collections import namedtuple
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import disk_usage, pool_xml
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import xml_read
+from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import disk_usage
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import libvirt
 
 # The libvirt pool that backs the image store; hidden from /pools, refused as a pool name.
@@ -39,6 +40,17 @@ def to_gb(num_bytes):
     return round(num_bytes / float(GIB), 2)
 
 
+def parse_pool(xml):
+    """{'type', 'name', 'uuid', 'path'} of a pool's XML (path None if it has none)."""
+    root = xml_read.parse(xml)
+    return {
+        'type': root.get('type'),
+        'name': root.findtext('name'),
+        'uuid': root.findtext('uuid'),
+        'path': root.findtext('target/path'),
+    }
+
+
 def pools_seen(ctx):
     """list_pools() for a read. A long-lived context keeps the listing until
     libvirt reports a pool event (Connection.changes), and at most
@@ -51,7 +63,7 @@ def list_pools(ctx):
     found = []
     for obj in ctx.conn.get().listAllStoragePools(0):
         try:
-            info = pool_xml.parse_pool(obj.XMLDesc(0))
+            info = parse_pool(obj.XMLDesc(0))
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
                 continue  # undefined by someone else while we listed

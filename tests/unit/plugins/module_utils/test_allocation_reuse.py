@@ -10,12 +10,13 @@ import pytest
 
 import vpetest
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import allocation, quota_apply, usage
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import serving
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict
 
 
 @pytest.fixture
 def shim_ctx(test_ctx, monkeypatch):
-    test_ctx.serve_many()  # as api_shim.app.create_app does
+    serving.serve_many(test_ctx)  # as api_shim.app.create_app does
     test_ctx.conn.get()
     # where libvirt delivers no events (see test_event_reuse for where it does)
     monkeypatch.setattr(test_ctx.conn._events, '_registered', False)

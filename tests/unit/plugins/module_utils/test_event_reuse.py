@@ -1,4 +1,4 @@
-"""What a context serving many calls (the shim's, Context.serve_many) keeps
+"""What a context serving many calls (the shim's, serving.serve_many) keeps
 between them, checked against libvirt's events on the test driver: a change
 made by another caller shows once its event arrives, our own at once (forget),
 and a kept count is not asked of libvirt again while nothing happened."""
@@ -12,13 +12,13 @@ import pytest
 
 import vpetest
 from ansible_collections.vpe.hypervisor.plugins.module_utils.quota import allocation, usage
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_conn, libvirt_events
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_conn, libvirt_events, serving
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import pools, storage
 
 
 @pytest.fixture
 def served(test_ctx):
-    test_ctx.serve_many()
+    serving.serve_many(test_ctx)
     yield test_ctx
     conn = test_ctx.conn.get()
     for dom in conn.listAllDomains(0):

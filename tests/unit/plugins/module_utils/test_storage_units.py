@@ -65,9 +65,9 @@ def test_overlap_equal_inside_and_around():
 def test_pool_xml_carries_any_path_safely():
     path = '/srv/a&b <c> "d" \'e\''
     xml = pool_xml.dir_pool_xml('p1', path, uuid='19636f21-dc97-4cde-af55-fd6459342516')
-    assert pool_xml.parse_pool(xml) == {'type': 'dir', 'name': 'p1', 'path': path,
-                                        'uuid': '19636f21-dc97-4cde-af55-fd6459342516'}
-    again = pool_xml.parse_pool(pool_xml.renamed(xml, 'p2'))
+    assert storage.parse_pool(xml) == {'type': 'dir', 'name': 'p1', 'path': path,
+                                       'uuid': '19636f21-dc97-4cde-af55-fd6459342516'}
+    again = storage.parse_pool(pool_xml.renamed(xml, 'p2'))
     assert again['name'] == 'p2' and again['path'] == path and again['uuid'].startswith('19636f21')
     assert ET.fromstring(xml).findtext('target/path') == path
 
