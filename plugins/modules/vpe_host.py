@@ -247,6 +247,8 @@ field:
 
 from ansible.module_utils.basic import AnsibleModule
 
+# First: compiles each module_utils file below once, not twice, from the payload zip (core/zip_compile_once).
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import zip_compile_once  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields, host_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import (
