@@ -96,6 +96,6 @@ def test_the_intake_reads_into_a_buffer_it_keeps():
     server = intake.make_server(app, '127.0.0.1', 0, 1)
     request = b'GET / HTTP/1.1\r\nHost: x\r\n\r\n'
     first = server._recv(OneRecv(request))
-    assert first == request and type(first) is bytes
+    assert first == request and isinstance(first, bytes)
     assert server._recv(OneRecv(b'GET')) == b'GET'
     assert first == request  # not a view of the buffer it kept
