@@ -113,8 +113,10 @@ roles: venv link libvirtd
 	$(PY) -m pytest tests/roles
 
 # ansible-lint, production profile (.ansible-lint): roles, playbooks, molecule scenario.
+# ANSIBLE_HOME of its own: a vpe.hypervisor installed in ~/.ansible/collections
+# (an older release) would otherwise be what it resolves our modules against.
 lint: venv link
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_HOME=$(CURDIR)/.ansible-home $(VENV)/bin/ansible-lint
 
 sanity: venv
 	scripts/sanity.sh
