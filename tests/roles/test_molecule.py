@@ -23,6 +23,9 @@ def test_molecule_default_scenario(tmp_path):
         'VPE_MOLECULE_PORT': str(vpetest.free_port()),
         'VPE_MOLECULE_SOURCE': str(snapshot_source(tmp_path / 'src')),
         'NO_COLOR': '1',
+        # molecule's prerun installs the collection under ANSIBLE_HOME: not the user's ~/.ansible,
+        # where it would outlive the test and shadow the checkout for later runs (ansible-lint's)
+        'ANSIBLE_HOME': str(tmp_path / 'ansible-home'),
     })
     proc = subprocess.run([vpetest.ansible_bin('molecule'), 'test', '-s', 'default'], cwd=str(vpetest.REPO),
                           env=env, capture_output=True, text=True, check=False)
