@@ -129,7 +129,10 @@ class Connection(object):
         kept = self._fresh(key, fingerprint, max_age)
         if kept is not None:
             return kept[2]
-        now = time.monotonic()
+        return self._compute_and_keep(key, fingerprint, compute)
+
+    def _compute_and_keep(self, key, fingerprint, compute):
+        now = time.monotonic()  # before compute(): its age counts from what it read
         value = compute()
         self._memo[key] = (now, fingerprint, value)
         return value

@@ -10,7 +10,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import threading
-import time
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_events
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import HAS_LIBVIRT, UNKNOWN, Connection
@@ -69,10 +68,7 @@ class KeptConnection(Connection):
             kept = self._fresh(key, fingerprint, max_age)  # computed while we waited
             if kept is not None:
                 return kept[2]
-            now = time.monotonic()
-            value = compute()
-            self._memo[key] = (now, fingerprint, value)
-            return value
+            return self._compute_and_keep(key, fingerprint, compute)
 
     def _compute_lock(self, key):
         with self._lock:
