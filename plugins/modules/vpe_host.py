@@ -253,7 +253,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields,
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import (
     common_argument_spec, context_for, fail)
-from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_persist import METHODS
+from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_apply
 
 
 def argument_spec():
@@ -264,19 +264,11 @@ def argument_spec():
     image_pool['create'] = {'type': 'bool', 'default': False}
     pool = fields.pool_options()
     pool['name']['required'] = True
-    network = fields.argument_spec('network')
-    network.update({
-        'force': {'type': 'bool', 'default': False},
-        'persist': {'type': 'str', 'default': 'auto', 'choices': list(METHODS)},
-        'persist_root': {'type': 'path', 'default': '/'},
-        'libvirt_network': {'type': 'str'},
-        'confirm_timeout': {'type': 'int', 'default': 0},
-    })
     spec.update({
         'quota': {'type': 'dict', 'options': quota},
         'image_pool': {'type': 'dict', 'options': image_pool},
         'pools': {'type': 'list', 'elements': 'dict', 'options': pool},
-        'network': {'type': 'dict', 'options': network},
+        'network': {'type': 'dict', 'options': network_apply.module_options()},
     })
     return spec
 

@@ -239,26 +239,17 @@ from ansible.module_utils.basic import AnsibleModule
 
 # First: compiles each module_utils file below once, not twice, from the payload zip (core/zip_compile_once).
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import zip_compile_once  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core import fields
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import network_apply, network_confirm
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import VpeError
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_apply import run_apply
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.module_common import (
     common_argument_spec, context_for, fail)
-from ansible_collections.vpe.hypervisor.plugins.module_utils.network.network_persist import METHODS
 
 
 def main():
     argument_spec = common_argument_spec()
-    argument_spec.update(fields.argument_spec('network'))
-    argument_spec.update({
-        'force': {'type': 'bool', 'default': False},
-        'persist': {'type': 'str', 'default': 'auto', 'choices': list(METHODS)},
-        'persist_root': {'type': 'path', 'default': '/'},
-        'libvirt_network': {'type': 'str'},
-        'confirm_timeout': {'type': 'int', 'default': 0},
-        'confirm': {'type': 'str'},
-    })
+    argument_spec.update(network_apply.module_options())
+    argument_spec['confirm'] = {'type': 'str'}
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if module.params['confirm']:
         confirm(module)

@@ -348,3 +348,17 @@ def _remember(ctx, name, check_mode):
     if ctx.store.read().get(STATE_KEY, {}).get('libvirt_network') != name:
         with state_write.transaction(ctx.store) as state:
             state.setdefault(STATE_KEY, {})['libvirt_network'] = name
+
+
+def module_options():
+    """A bridge change's module options (vpe_network's, and vpe_host's network):
+    the fields of the table and how the change is made."""
+    options = fields.argument_spec(RESOURCE)
+    options.update({
+        'force': {'type': 'bool', 'default': False},
+        'persist': {'type': 'str', 'default': 'auto', 'choices': list(network_persist.METHODS)},
+        'persist_root': {'type': 'path', 'default': '/'},
+        'libvirt_network': {'type': 'str'},
+        'confirm_timeout': {'type': 'int', 'default': 0},
+    })
+    return options
