@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.vpe.hypervisor.plugins.action.vpe_network import ActionModule as NetworkAction
-from ansible_collections.vpe.hypervisor.plugins.action.vpe_network import _seconds
+from ansible_collections.vpe.hypervisor.plugins.action.vpe_network import timeout_seconds
 
 
 class ActionModule(NetworkAction):
@@ -19,4 +19,4 @@ class ActionModule(NetworkAction):
 
     def _confirm_timeout(self, args):
         network = args.get('network')
-        return _seconds(network.get('confirm_timeout')) if isinstance(network, dict) else 0
+        return timeout_seconds(network.get('confirm_timeout')) if isinstance(network, dict) else 0

@@ -31,7 +31,9 @@ RETRY_PAUSE = 3  # seconds between attempts to connect again
 CONFIRM_KEYS = ('uri', 'state_dir')
 
 
-def _seconds(value):
+def timeout_seconds(value):
+    """A confirm_timeout as whole seconds; 0 (no confirmation) when unset.
+    A value that is not a number is left for the module to refuse."""
     try:
         return int(value or 0)
     except (TypeError, ValueError):
@@ -44,7 +46,7 @@ class ActionModule(ActionBase):
     MODULE = MODULE  # the module the task runs (vpe_host's plugin runs vpe_host, and confirms with vpe_network)
 
     def _confirm_timeout(self, args):
-        return _seconds(args.get('confirm_timeout'))
+        return timeout_seconds(args.get('confirm_timeout'))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
