@@ -83,12 +83,15 @@ def make_handler(index, host, token, stats):
         def do_GET(self):
             if self.path == '/_stats':
                 return self.send(200, stats.snapshot())
+            # In flight while it waits, not while it answers: the client may
+            # send its next host's requests as soon as the answer is written,
+            # before this thread would get to leave() after the write.
             stats.enter(index)
             try:
                 time.sleep(host.get('delay', 0))
-                self.answer()
             finally:
                 stats.leave(index)
+            self.answer()
 
         def answer(self):
             if self.headers.get('Authorization') != 'Bearer ' + token:
