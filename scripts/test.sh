@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # make test's tiers in two lanes, to fit CI's 2 CPUs in under 15 minutes:
 #   - the checks that need neither root nor libvirtd (sanity compat docs
-#     changelog lint release-check units-installed) in the background, their
-#     output kept in a file and printed when they end;
+#     changelog lint release-check units-installed) in the background, all of
+#     them even when one fails (-k), their output kept in a file and printed
+#     when they end;
 #   - the tiers on the real libvirtd, one after the other (they share its
 #     objects): the other controllers (matrix), ansible-test integration, and,
 #     once the background lane is done so its timing-sensitive tests (deadlines,
 #     a libvirtd restart recovered within a second) run alone, the pytest tiers.
 # usage: scripts/test.sh   (from make test; MAKEFLAGS carries MATRIX=...)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 MAKE=${MAKE:-make}
 PY=${PY:-.venv/bin/python}
 log=$(mktemp)
@@ -18,11 +19,12 @@ trap 'rm -f "$log"' EXIT
 started=$(date +%s)
 echo "make test: sanity compat docs changelog lint release-check units-installed run in the background;" \
      "their output follows when they end"
-( $MAKE --no-print-directory sanity compat docs changelog lint release-check units-installed ) >"$log" 2>&1 &
+( $MAKE --no-print-directory -k sanity compat docs changelog lint release-check units-installed ) >"$log" 2>&1 &
 static=$!
 
 $MAKE --no-print-directory matrix integration
 libvirt_rc=$?
+echo "make test: matrix and integration done $(( $(date +%s) - started )) s after the start"
 
 wait "$static"
 static_rc=$?
