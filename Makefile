@@ -200,11 +200,8 @@ bench-pools: venv link libvirtd
 # against a constant endpoint; writes its table to bench/README.md. Needs root.
 BENCH_PEER := bench/out/.venv-peer
 
-$(BENCH_PEER)/.installed: bench/requirements-peer.txt
-	$(PYTHON) -m venv $(BENCH_PEER)
-	$(BENCH_PEER)/bin/pip install -q pip==$(PIP_VERSION)
-	$(BENCH_PEER)/bin/pip install -q -r bench/requirements-peer.txt
-	touch $@
+$(BENCH_PEER)/.installed: bench/requirements-peer.txt bench/requirements-peer.lock
+	$(call mkvenv,$(BENCH_PEER),$(PYTHON),../bench/requirements-peer,../bench/requirements-peer)
 
 bench-peer-venv: $(BENCH_PEER)/.installed
 
