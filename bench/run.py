@@ -307,6 +307,14 @@ class ImageStoreGuard(object):
 
 # -- 1. module overhead --------------------------------------------------------
 
+def gathered_facts(inventory, state_dir):
+    """ansible_facts.vpe as vpe_facts returns it for the converged role's state."""
+    cmd = [str(Path(PYTHON).parent / 'ansible'), '-i', str(inventory), 'localhost', '-o', '-m', 'vpe.hypervisor.vpe_facts',
+           '-a', 'state_dir=%s' % state_dir]
+    out = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, check=True).stdout
+    return json.loads(out.split('=>', 1)[1])['ansible_facts']['vpe']
+
+
 def overhead(work, rounds, facts_count):
     conn = libvirt.open(URI)
     guard = ImageStoreGuard(conn)
@@ -339,14 +347,16 @@ def overhead(work, rounds, facts_count):
         'floor': (BENCH / 'suite' / 'floor.yml', None, False),
     }
     repeat = BENCH / 'suite' / 'repeat.yml'
-    single = {
-        'vpe_facts': write_json(work / 'r-facts.json', {'bench_task': 'vpe_facts', 'bench_count': facts_count,
-                                                        'bench_state_dir': str(ours_dir / 'state')}),
-        'ping': write_json(work / 'r-ping.json', {'bench_task': 'ping', 'bench_count': facts_count,
-                                                  'bench_state_dir': str(ours_dir / 'state')}),
-        'empty': write_json(work / 'r-empty.json', {'bench_task': 'none', 'bench_count': 0,
-                                                    'bench_state_dir': str(ours_dir / 'state')}),
-    }
+    facts_file = work / 'vpe-facts.json'
+
+    def single_vars(task, count):
+        return write_json(work / ('r-%s.json' % task), {'bench_task': task, 'bench_count': count,
+                                                         'bench_state_dir': str(ours_dir / 'state'),
+                                                         'bench_facts_file': str(facts_file)})
+    # libvirt_floor: a module that loads libvirt and returns vpe_facts' facts
+    # (bench/suite/library): what any libvirt-backed facts module costs.
+    single = {'vpe_facts': single_vars('vpe_facts', facts_count), 'libvirt_floor': single_vars('libvirt_floor', facts_count),
+              'ping': single_vars('ping', facts_count), 'empty': single_vars('none', 0)}
     result = {'pools': pools, 'rounds': rounds, 'single_runs': rounds * SINGLE_REPEATS, 'facts_count': facts_count,
               'runs': {}, 'converge': {}}
 
@@ -368,6 +378,7 @@ def overhead(work, rounds, facts_count):
             log('%s converged: first run changed %d, second run changed %d (%d ok, %d skipped)'
                 % (side, first['totals']['changed'], second['totals']['changed'], second['totals']['ok'],
                    second['totals']['skipped']))
+        write_json(facts_file, gathered_facts(inventory, ours_dir / 'state'))
         runs = result['runs']
         expected = {
             'role': ['%sours-p%d' % (NAME, i) for i in range(1, pools + 1)],
@@ -390,10 +401,11 @@ def overhead(work, rounds, facts_count):
                 for name, evars in single.items():
                     res = run(repeat, evars)
                     runs.setdefault(name, []).append({'wall': res['wall'], 'cpu': res['cpu']})
-            log('overhead round %d/%d: role %.2fs peer %.2fs floor %.2fs | %d x vpe_facts %.2fs, ping %.2fs, '
-                'empty %.2fs' % (rnd + 1, rounds, runs['role'][-1]['wall'], runs['peer'][-1]['wall'],
-                                 runs['floor'][-1]['wall'], facts_count, runs['vpe_facts'][-1]['wall'],
-                                 runs['ping'][-1]['wall'], runs['empty'][-1]['wall']))
+            log('overhead round %d/%d: role %.2fs peer %.2fs floor %.2fs | %d x vpe_facts %.2fs, libvirt floor %.2fs, '
+                'ping %.2fs, empty %.2fs' % (rnd + 1, rounds, runs['role'][-1]['wall'], runs['peer'][-1]['wall'],
+                                             runs['floor'][-1]['wall'], facts_count, runs['vpe_facts'][-1]['wall'],
+                                             runs['libvirt_floor'][-1]['wall'], runs['ping'][-1]['wall'],
+                                             runs['empty'][-1]['wall']))
     finally:
         remove_interfaces()
         remove_bench_objects(conn, NAME + 'ours-', domains=False)
@@ -406,12 +418,15 @@ def overhead(work, rounds, facts_count):
         m = dict((name, median([r[key] for r in runs])) for name, runs in result['runs'].items())
         per_facts = (m['vpe_facts'] - m['empty']) / facts_count
         per_ping = (m['ping'] - m['empty']) / facts_count
+        per_floor = (m['libvirt_floor'] - m['empty']) / facts_count
         summary[key] = {
             'role': m['role'], 'peer': m['peer'], 'floor': m['floor'],
             'peer_over_role': m['peer'] / m['role'],
             'role_over_floor': m['role'] / m['floor'],
             'vpe_facts_task': per_facts, 'ping_task': per_ping,
             'facts_over_ping': per_facts / per_ping,
+            'libvirt_floor_task': per_floor, 'floor_over_ping': per_floor / per_ping,
+            'facts_over_libvirt_floor': per_facts / per_floor,
         }
     result['summary'] = summary
     return result
@@ -708,7 +723,15 @@ def report(doc):
         lines += ['| one `vpe_facts` task (all sections; %d in a loop, minus the empty playbook; median of %d) | %.3f | %.3f | |'
                   % (ov['facts_count'], ov.get('single_runs', ov['rounds']), w['vpe_facts_task'], c['vpe_facts_task']),
                   '| one `ansible.builtin.ping` task (same way) | %.3f | %.3f | |'
-                  % (w['ping_task'], c['ping_task']), '']
+                  % (w['ping_task'], c['ping_task'])]
+        if 'libvirt_floor_task' in w:
+            lines += ['| one task of a module that loads libvirt and returns the same facts (bench/suite/library; '
+                      'same way) | %.3f | %.3f | |' % (w['libvirt_floor_task'], c['libvirt_floor_task']), '',
+                      'That libvirt-backed floor is %.2fx a ping task (wall; %.2fx CPU); vpe_facts is %.2fx the floor '
+                      '(wall; %.2fx CPU): the part of vpe_facts above any libvirt-backed facts module.'
+                      % (w['floor_over_ping'], c['floor_over_ping'], w['facts_over_libvirt_floor'],
+                         c['facts_over_libvirt_floor'])]
+        lines.append('')
         conv = ov['converge']
         lines += ['Tasks that ran (ok) in a no-change run: role %d, peer %d (skipped: role %d, peer %d).'
                   % (conv['role']['tasks'], conv['peer']['tasks'], conv['role']['skipped'], conv['peer']['skipped']),
