@@ -350,9 +350,9 @@ def overhead(work, rounds, facts_count):
     facts_file = work / 'vpe-facts.json'
 
     def single_vars(task, count):
-        return write_json(work / ('r-%s.json' % task), {'bench_task': task, 'bench_count': count,
-                                                         'bench_state_dir': str(ours_dir / 'state'),
-                                                         'bench_facts_file': str(facts_file)})
+        return write_json(work / ('r-%s.json' % task),
+                          {'bench_task': task, 'bench_count': count, 'bench_state_dir': str(ours_dir / 'state'),
+                           'bench_facts_file': str(facts_file)})
     # libvirt_floor: a module that loads libvirt and returns vpe_facts' facts
     # (bench/suite/library): what any libvirt-backed facts module costs.
     single = {'vpe_facts': single_vars('vpe_facts', facts_count), 'libvirt_floor': single_vars('libvirt_floor', facts_count),
