@@ -309,7 +309,7 @@ class ImageStoreGuard(object):
 
 def gathered_facts(inventory, state_dir):
     """ansible_facts.vpe as vpe_facts returns it for the converged role's state."""
-    cmd = [str(Path(PYTHON).parent / 'ansible'), '-i', str(inventory), 'localhost', '-o', '-m', 'vpe.hypervisor.vpe_facts',
+    cmd = [vpetest.ansible_bin('ansible'), '-i', str(inventory), 'localhost', '-o', '-m', 'vpe.hypervisor.vpe_facts',
            '-a', 'state_dir=%s' % state_dir]
     out = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, check=True).stdout
     return json.loads(out.split('=>', 1)[1])['ansible_facts']['vpe']
