@@ -18,10 +18,12 @@ PY=${PY:-.venv/bin/python}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+STATIC="sanity compat docs changelog lint release-check units-installed"
+
 started=$(date +%s)
-echo "make test: sanity compat docs changelog lint release-check units-installed run in the background;" \
-     "their output follows when they end"
-( $MAKE --no-print-directory -k sanity compat docs changelog lint release-check units-installed
+echo "make test: $STATIC run in the background; their output follows when they end"
+# shellcheck disable=SC2086  # STATIC is a list of targets
+( $MAKE --no-print-directory -k $STATIC
   rc=$?; echo "---- background lane ended $(( $(date +%s) - started )) s after the start ----"; exit $rc ) >"$log" 2>&1 &
 static=$!
 
@@ -31,7 +33,7 @@ echo "make test: matrix and integration done $(( $(date +%s) - started )) s afte
 
 wait "$static"
 static_rc=$?
-echo "---- sanity compat docs changelog lint release-check units-installed (rc $static_rc) ----"
+echo "---- $STATIC (rc $static_rc) ----"
 cat "$log"
 echo "---- end of the background lane ----"
 if [ "$static_rc" != 0 ] || [ "$libvirt_rc" != 0 ]; then
