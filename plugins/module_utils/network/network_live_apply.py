@@ -56,12 +56,17 @@ def add_address(dev, addr):
     run_ip(*args)
 
 
+# What `ip addr del` says of an address that is not there, lower-cased: older kernels; newer ones
+# ("ipv4: Address not found", "ipv6: address not found").
+ADDRESS_GONE_ERRORS = ('cannot assign requested address', 'address not found')
+
+
 def del_address(dev, addr):
     """Delete the address; one already gone (networkd moved it from reloaded files) is fine."""
     try:
         run_ip(_family_flag(addr['family']), 'addr', 'del', describe_address(addr), 'dev', dev)
     except CommandFailed as exc:
-        if 'Cannot assign requested address' not in exc.detail:
+        if not any(gone in exc.detail.lower() for gone in ADDRESS_GONE_ERRORS):
             raise
 
 
