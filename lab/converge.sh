@@ -5,7 +5,8 @@
 # with become, from inside the lab's namespace.
 # Usage: lab/converge.sh NAME [ansible-playbook args...]
 #   NAME names the log (lab/out/NAME.log). While it runs, one SSH session per
-#   VM prints a line a second (lab/out/watch/HOST.log); HOST.alive afterwards
+#   VM prints a line every 2 s and every IPv4 address event as the kernel
+#   reports it (lab/out/watch/HOST.log); HOST.alive afterwards
 #   says whether that session outlived the converge (vpe_network moves the NIC
 #   that carries it into br100).
 set -euo pipefail
@@ -40,7 +41,8 @@ for vm in "${LAB_VMS[@]}"; do
   # shellcheck disable=SC2016  # $(...) runs on the VM
   ip netns exec "$LAB_NETNS" ssh -n -i "$OUT/ssh/id_ed25519" -o BatchMode=yes -o ServerAliveInterval=5 \
     -o ServerAliveCountMax=6 -o UserKnownHostsFile="$OUT/ssh/known_hosts" -o StrictHostKeyChecking=accept-new \
-    "$LAB_USER@$LAB_NET.$octet" 'while sleep 2; do echo "$(date +%s) $(ip -o -4 addr show | grep -c '"$LAB_NET.$octet"')"; done' \
+    "$LAB_USER@$LAB_NET.$octet" 'ip -o -4 addr show | sed "s/^/holds /"; ip -o -ts -4 monitor address &
+      while sleep 2; do echo "$(date +%s) $(ip -o -4 addr show | grep -c '"$LAB_NET.$octet"')"; done' \
     >"$OUT/watch/$name.log" 2>"$OUT/watch/$name.err" &
   WATCH[$name]=$!
 done

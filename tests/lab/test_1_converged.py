@@ -53,8 +53,28 @@ def test_nic_in_br100_with_the_ssh_address_and_the_session_survived(host):
     ticks = re.compile(r'^(\d+) (\d+)$')   # the session's own lines; ssh's warnings go elsewhere
     lines = [m.groups() for m in map(ticks.match, lab.read('watch/%s.log' % host).splitlines()) if m]
     stamps = [int(t) for t, _n in lines]
-    # the address was there at every tick (on both NICs for a moment while it moved)
     assert len(stamps) > 10 and all(int(n) >= 1 for _t, n in lines)
+    # make before break: by the kernel's own address events, the address was on ens3, br100 or both
+    # at every moment (ticks 2-4 s apart under TCG would miss a gap of a second)
+    seen = address_holders(lab.read('watch/%s.log' % host).splitlines(), hv['ansible_host'])
+    assert seen[0][1] == {'ens3'} and seen[-1][1] == {'br100'}, seen
+    assert all(holders for _ts, holders in seen), seen
+
+
+HOLDS = re.compile(r'^holds \d+: (?P<dev>\S+)\s+inet (?P<addr>[\d.]+)/')
+EVENT = re.compile(r'^\[(?P<ts>[^\]]+)\] (?P<deleted>Deleted )?\d+: (?P<dev>\S+)\s+inet (?P<addr>[\d.]+)/')
+
+
+def address_holders(log, address):
+    """[(time, NICs holding `address`)]: at the session's start (time None), then after each kernel event
+    (`ip -o -ts monitor address` lines, lab/converge.sh)."""
+    holders = set(m.group('dev') for m in map(HOLDS.match, log) if m and m.group('addr') == address)
+    seen = [(None, frozenset(holders))]
+    for m in map(EVENT.match, log):
+        if m and m.group('addr') == address:
+            (holders.discard if m.group('deleted') else holders.add)(m.group('dev'))
+            seen.append((m.group('ts'), frozenset(holders)))
+    return seen
 
 
 def test_second_site_run_changes_nothing():

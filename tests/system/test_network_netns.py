@@ -12,7 +12,7 @@ import netns_helpers as nh
 import persist_readers
 import vpetest
 from ansible_collections.vpe.hypervisor.plugins.module_utils.network import (
-    network, network_apply, network_live, network_live_apply)
+    network, network_apply, network_live, network_live_apply, network_persist)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput, VpeError
 
 pytestmark = [pytest.mark.libvirtd]
@@ -86,6 +86,29 @@ def test_renaming_the_bridge_carries_port_addresses_and_routes_over(system_ctx, 
     assert topo.ping() and topo.ping(nh.PEER_V6)
     assert libvirt_net(netname)['bridge'] == 'br200'
     assert persist_readers.read_networkd(str(tmp_path)).bridge == 'br200'
+
+
+def test_where_networkd_runs_the_bridge_holds_the_addresses_before_its_reload_takes_them_off_the_port(
+        system_ctx, topo, netname, tmp_path, monkeypatch):
+    """networkd's reload moves the port and drops the port's addresses at once (the lab's networkd host
+    had its address on no interface for 0.7 s when the reload came before the bridge had it). The stand-in
+    reload does that to eth0; the bridge must already hold both addresses then, and the port move after."""
+    at_reload = []
+
+    def reload_as_networkd_does():
+        at_reload.append((topo.addresses('br100'), topo.links()['eth0'].get('master')))
+        nh.ip('addr', 'flush', 'dev', 'eth0', 'scope', 'global', ns=topo.host)
+    monkeypatch.setattr(network_persist, 'networkd_running', lambda root='/': True)
+    monkeypatch.setattr(network_persist, 'reload_networkd', reload_as_networkd_does)
+    change = apply(system_ctx, topo, netname, persist_method='networkd', persist_root=str(tmp_path))
+    assert at_reload == [(sorted([nh.HOST_V4, nh.HOST_V6]), None)]
+    files = [a for a in change.actions if a.startswith('write ')]
+    assert change.actions.index(files[-1]) < change.actions.index('enslave eth0 to bridge br100')
+    assert files[-1].endswith(', then networkctl reload')
+    assert topo.links()['eth0']['master'] == 'br100'
+    assert topo.addresses('br100') == sorted([nh.HOST_V4, nh.HOST_V6]) and topo.addresses('eth0') == []
+    assert topo.default_routes() == sorted([(nh.PEER_V4, 'br100'), (nh.PEER_V6, 'br100')])
+    assert topo.ping(nh.PEER_V4) and topo.ping(nh.PEER_V6)
 
 
 def test_check_mode_lists_the_steps_and_touches_nothing(system_ctx, topo, netname, tmp_path):

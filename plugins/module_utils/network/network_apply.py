@@ -9,7 +9,10 @@ forward delay 0) and set it up; enslave the port; copy the global IPv4/IPv6
 addresses of the port (and of the bridge it was on before) to the bridge; move
 the default and static routes through them to the bridge; remove the old
 addresses; define, autostart and start the libvirt network; move running
-domains' interfaces (only with force); persist. The live state before is
+domains' interfaces (only with force); persist. Where systemd-networkd runs,
+its files are written and reloaded right after the addresses are on the bridge
+and before the port moves (it would move the port back otherwise, and the
+reload takes the port's addresses away at once). The live state before is
 recorded first; if any step fails, everything done is undone and the
 addresses, routes, masters and links of before are restored, then the error
 is raised. Check mode computes the same steps and runs none.
@@ -130,34 +133,34 @@ def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
     check_bridge(state, bridge)
     check_interface(state, iface, bridge, old_bridge, taps)
     link = state.link(iface)
-    steps = []
+    bridge_steps, port_steps, address_steps, steps = [], [], [], []
     blink = state.link(bridge)
     mac = blink.mac if blink is not None else link.mac
     if blink is None:
-        steps.append(Step('create bridge %s (MAC %s of %s, STP off)' % (bridge, mac, iface),
-                          lambda: live_apply.create_bridge(bridge, mac)))
+        bridge_steps.append(Step('create bridge %s (MAC %s of %s, STP off)' % (bridge, mac, iface),
+                                 lambda: live_apply.create_bridge(bridge, mac)))
     if blink is None or not blink.up:
-        steps.append(Step('set %s up' % bridge, lambda: live_apply.set_up(bridge)))
+        bridge_steps.append(Step('set %s up' % bridge, lambda: live_apply.set_up(bridge)))
     for other in state.ports(bridge):
         if other != iface and not is_vm_device(state.link(other), taps):
-            steps.append(Step('release %s from bridge %s' % (other, bridge),
-                              lambda other=other: live_apply.set_master(other, None)))
+            port_steps.append(Step('release %s from bridge %s' % (other, bridge),
+                                   lambda other=other: live_apply.set_master(other, None)))
     sources = [iface]
     if link.master and link.master != bridge and state.link(link.master).is_bridge:
         sources.append(link.master)
     if link.master != bridge:
-        steps.append(Step('enslave %s to bridge %s%s' % (iface, bridge,
-                                                         ' (out of %s)' % link.master if link.master else ''),
-                          lambda: live_apply.set_master(iface, bridge)))
+        port_steps.append(Step('enslave %s to bridge %s%s' % (iface, bridge,
+                                                              ' (out of %s)' % link.master if link.master else ''),
+                               lambda: live_apply.set_master(iface, bridge)))
     if not link.up:
-        steps.append(Step('set %s up' % iface, lambda: live_apply.set_up(iface)))
+        port_steps.append(Step('set %s up' % iface, lambda: live_apply.set_up(iface)))
     moved_addrs = []
     moved_routes = []
     for src in sources:
         for addr in state.global_addresses(src):
             moved_addrs.append((src, addr))
-            steps.append(Step('move address %s from %s to %s' % (live.describe_address(addr), src, bridge),
-                              lambda addr=addr: live_apply.add_address(bridge, addr)))
+            address_steps.append(Step('move address %s from %s to %s' % (live.describe_address(addr), src, bridge),
+                                      lambda addr=addr: live_apply.add_address(bridge, addr)))
     for src in sources:
         for route in state.movable_routes(src):
             moved_routes.append(route)
@@ -197,9 +200,10 @@ def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
     persist_ops = network_persist.plan(method, cfg, root)
     persist_steps = [Step('%s (%s)' % (op.describe(), method), op.do, op.undo) for op in persist_ops]
     if method == 'networkd' and persist_steps and network_persist.networkd_running(root):
-        steps = _networkd_first(persist_steps) + steps
+        # The reload moves the port and drops its addresses at once: they are on the bridge before it.
+        steps = bridge_steps + address_steps + _networkd_first(persist_steps) + port_steps + steps
     else:
-        steps += persist_steps
+        steps = bridge_steps + port_steps + address_steps + steps + persist_steps
     devices = [bridge] + sources + [o for o in state.ports(bridge) if o != iface] + [m.dev for m in moves if m.dev]
     return Plan(steps, devices, _only_address_warnings(state, moved_addrs, bridge), persist_ops,
                 net_step if net_step.needed() else None, moves)
