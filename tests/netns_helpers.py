@@ -22,8 +22,8 @@ import vpetest
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
-HOST_V4 = '192.0.2.10/24'
-PEER_V4 = '192.0.2.1'
+HOST_V4 = '198.18.2.10/24'
+PEER_V4 = '198.18.2.1'
 HOST_V6 = '2001:db8:1::10/64'
 PEER_V6 = '2001:db8:1::1'
 
@@ -64,7 +64,7 @@ def token():
 
 
 class HostNetns:
-    """Namespace `host` (eth0 = veth, 192.0.2.10/24 + 2001:db8:1::10/64, default
+    """Namespace `host` (eth0 = veth, 198.18.2.10/24 + 2001:db8:1::10/64, default
     routes via the peer) and namespace `peer` answering at .1 / ::1."""
 
     def __init__(self):

@@ -47,7 +47,7 @@ def test_change_is_confirmed_over_a_second_connection_and_stays(topo, tmp_path):
     first = results['r_first']
     assert first['changed'] is True and not first.get('failed'), first
     assert first['network'] == {'bridge': 'br100', 'bridge_interface': 'eth0'}
-    assert 'move address 192.0.2.10/24 from eth0 to br100' in first['actions']
+    assert 'move address 198.18.2.10/24 from eth0 to br100' in first['actions']
     assert first['diff'] == {'before': {'bridge': None, 'bridge_interface': None},
                              'after': {'bridge': 'br100', 'bridge_interface': 'eth0'}}
     assert first['pending']['status'] == 'confirmed' and first['pending']['timeout'] == 60
@@ -87,4 +87,4 @@ def test_unconfirmable_change_fails_the_task_and_is_rolled_back(topo, tmp_path):
         time.sleep(0.5)
     assert pending_record(tmp_path)['status'] == 'reverted'
     assert topo.links()['eth0'].get('master') is None and 'br100' not in topo.links()
-    assert topo.addresses('eth0') == ['192.0.2.10/24', '2001:db8:1::10/64'] and topo.ping()
+    assert topo.addresses('eth0') == ['198.18.2.10/24', '2001:db8:1::10/64'] and topo.ping()

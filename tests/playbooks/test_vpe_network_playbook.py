@@ -34,17 +34,17 @@ def test_check_mode_shows_the_steps_and_changes_nothing(topo, tmp_path):
     assert check['changed'] is True
     assert check['diff'] == {'before': {'bridge': None, 'bridge_interface': None},
                              'after': {'bridge': 'br100', 'bridge_interface': 'eth0'}}
-    assert 'move address 192.0.2.10/24 from eth0 to br100' in check['actions']
-    assert 'move route default via 192.0.2.1 from eth0 to br100' in check['actions']
+    assert 'move address 198.18.2.10/24 from eth0 to br100' in check['actions']
+    assert 'move route default via 198.18.2.1 from eth0 to br100' in check['actions']
     assert check['persist'] == 'networkd'
     assert check['warnings'] == [
-        "eth0 carries this host's only global addresses (192.0.2.10/24, 2001:db8:1::10/64): they move to br100, "
+        "eth0 carries this host's only global addresses (198.18.2.10/24, 2001:db8:1::10/64): they move to br100, "
         "and back if any step fails; keep a console at hand the first time"]
     # what the user sees: the task shown as changed, the diff and (with -v) the steps
     shown = out.split('TASK [Bridge the VMs]')[1]
     assert 'changed: [localhost]' in shown and '+    "bridge": "br100",' in shown
     assert 'br100' not in topo.links()
-    assert topo.addresses('eth0') == ['192.0.2.10/24', '2001:db8:1::10/64']
+    assert topo.addresses('eth0') == ['198.18.2.10/24', '2001:db8:1::10/64']
     assert not (tmp_path / 'root').exists() and not (tmp_path / 'state' / 'state.json').exists()
 
 
@@ -73,4 +73,4 @@ def test_refusal_is_a_failure_with_status(topo, tmp_path):
     bad = results['r_bad']
     assert bad['failed'] is True and bad['status'] == 400 and bad['field'] == 'bridge_interface'
     assert 'loopback' in bad['msg']
-    assert topo.addresses('eth0') == ['192.0.2.10/24', '2001:db8:1::10/64']
+    assert topo.addresses('eth0') == ['198.18.2.10/24', '2001:db8:1::10/64']

@@ -79,7 +79,7 @@ def test_renaming_the_bridge_carries_port_addresses_and_routes_over(system_ctx, 
                     persist_root=str(tmp_path))
     assert renamed.before == WANT and renamed.after == {'bridge': 'br200', 'bridge_interface': 'eth0'}
     assert 'enslave eth0 to bridge br200 (out of br100)' in renamed.actions
-    assert 'move address 192.0.2.10/24 from br100 to br200' in renamed.actions
+    assert 'move address 198.18.2.10/24 from br100 to br200' in renamed.actions
     assert topo.links()['eth0']['master'] == 'br200'
     assert topo.addresses('br200') == sorted([nh.HOST_V4, nh.HOST_V6]) and topo.addresses('br100') == []
     assert topo.default_routes() == sorted([(nh.PEER_V4, 'br200'), (nh.PEER_V6, 'br200')])
@@ -121,9 +121,9 @@ def test_check_mode_lists_the_steps_and_touches_nothing(system_ctx, topo, netnam
         'create bridge br100 (MAC %s of eth0, STP off)' % mac,
         'set br100 up',
         'enslave eth0 to bridge br100',
-        'move address 192.0.2.10/24 from eth0 to br100',
+        'move address 198.18.2.10/24 from eth0 to br100',
         'move address 2001:db8:1::10/64 from eth0 to br100',
-        'move route default via 192.0.2.1 from eth0 to br100',
+        'move route default via 198.18.2.1 from eth0 to br100',
         'move route default via 2001:db8:1::1 metric 1024 from eth0 to br100',
         'define libvirt network %s (forward mode bridge, bridge br100), autostart and start it' % netname,
         'write /etc/network/interfaces.d/vpe-bridge (ifupdown)',
@@ -169,19 +169,19 @@ def test_ifupdown_files_by_content_and_parsed_back(system_ctx, topo, netname, tm
     main = tmp_path / 'etc/network/interfaces'
     main.parent.mkdir(parents=True)
     main.write_text('source /etc/network/interfaces.d/*\n\nauto lo eth0\niface lo inet loopback\n\n'
-                    'iface eth0 inet static\n    address 192.0.2.10/24\n    gateway 192.0.2.1\n')
+                    'iface eth0 inet static\n    address 198.18.2.10/24\n    gateway 198.18.2.1\n')
     change = apply(system_ctx, topo, netname, persist_method='auto', persist_root=str(tmp_path))
     assert change.persist == 'ifupdown'
     mac = topo.links()['br100']['address']
     text = (tmp_path / 'etc/network/interfaces.d/vpe-bridge').read_text()
     assert text.split('\n', 1)[1] == (
         'auto eth0\niface eth0 inet manual\n\nauto br100\niface br100 inet static\n'
-        '    address 192.0.2.10/24\n    gateway 192.0.2.1\n    bridge_ports eth0\n    bridge_stp off\n'
+        '    address 198.18.2.10/24\n    gateway 198.18.2.1\n    bridge_ports eth0\n    bridge_stp off\n'
         '    bridge_fd 0\n    bridge_maxwait 0\n    hwaddress ether %s\n\n'
         'iface br100 inet6 static\n    address 2001:db8:1::10/64\n    gateway 2001:db8:1::1\n' % mac)
     assert main.read_text() == (
         'source /etc/network/interfaces.d/*\n\n#vpe# auto lo eth0\nauto lo\niface lo inet loopback\n\n'
-        '#vpe# iface eth0 inet static\n#vpe#     address 192.0.2.10/24\n#vpe#     gateway 192.0.2.1\n')
+        '#vpe# iface eth0 inet static\n#vpe#     address 198.18.2.10/24\n#vpe#     gateway 198.18.2.1\n')
     assert persist_readers.read_ifupdown(str(tmp_path)).as_dict() == {
         'bridge': 'br100', 'bridge_interface': 'eth0', 'mac': mac, 'addresses': [nh.HOST_V4, nh.HOST_V6],
         'gateways': [nh.PEER_V4, nh.PEER_V6], 'dhcp4': False}
