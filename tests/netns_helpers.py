@@ -23,6 +23,7 @@ CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 HOST_V4 = '198.18.2.10/24'
+HOST_V4_BROADCAST = '198.18.2.255'
 PEER_V4 = '198.18.2.1'
 HOST_V6 = '2001:db8:1::10/64'
 PEER_V6 = '2001:db8:1::1'
@@ -79,7 +80,7 @@ class HostNetns:
             ip('link', 'set', 'peer0', 'netns', self.peer, ns=self.host)
             for ns in (self.host, self.peer):
                 ip('link', 'set', 'lo', 'up', ns=ns)
-            ip('addr', 'add', HOST_V4, 'dev', 'eth0', ns=self.host)
+            ip('addr', 'add', HOST_V4, 'brd', '+', 'dev', 'eth0', ns=self.host)  # as networkd, ifupdown and DHCP do
             ip('-6', 'addr', 'add', HOST_V6, 'dev', 'eth0', 'nodad', ns=self.host)
             ip('link', 'set', 'eth0', 'up', ns=self.host)
             ip('route', 'add', 'default', 'via', PEER_V4, 'dev', 'eth0', ns=self.host)
@@ -103,6 +104,13 @@ class HostNetns:
         docs = json.loads(ip('-j', 'addr', 'show', 'dev', dev, ns=self.host, check=False).stdout or '[]')
         return sorted('%s/%s' % (a['local'], a['prefixlen']) for d in docs for a in d.get('addr_info', [])
                       if a.get('scope') == 'global')
+
+    def broadcast(self, dev):
+        """The broadcast of dev's global IPv4 address (None without one)."""
+        import json
+        docs = json.loads(ip('-j', '-4', 'addr', 'show', 'dev', dev, ns=self.host, check=False).stdout or '[]')
+        found = [a.get('broadcast') for d in docs for a in d.get('addr_info', []) if a.get('scope') == 'global']
+        return found[0] if found else None
 
     def default_routes(self):
         import json

@@ -47,9 +47,15 @@ def read_networkd(root='/'):
     if _first(netdev, 'Kind') != 'bridge' or _first(port_net, 'Bridge') != bridge:
         return None
     dhcp = (_first(network, 'DHCP') or 'no').lower() in ('yes', 'ipv4', 'true')
-    return BridgeConfig(bridge, _first(port_match, 'Name'), _first(netdev, 'MACAddress'),
-                        [v for k, v in network if k == 'Address'],
-                        [v for k, v in network if k == 'Gateway'], dhcp)
+    addresses = [v for k, v in network if k == 'Address']
+    broadcasts = {}
+    for key, value in texts[NETWORKD_NETWORK].get('Address', []):  # every [Address] section, in order
+        if key == 'Address':
+            addresses.append(value)
+        elif key == 'Broadcast':
+            broadcasts[addresses[-1]] = value
+    return BridgeConfig(bridge, _first(port_match, 'Name'), _first(netdev, 'MACAddress'), addresses,
+                        [v for k, v in network if k == 'Gateway'], dhcp, broadcasts)
 
 
 def parse_ifupdown(text):

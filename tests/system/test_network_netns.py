@@ -64,7 +64,8 @@ def test_apply_moves_address_and_routes_to_the_bridge_and_host_stays_reachable(s
     cfg = persist_readers.read_networkd(str(tmp_path))
     assert cfg.as_dict() == {'bridge': 'br100', 'bridge_interface': 'eth0', 'mac': links['eth0']['address'],
                              'addresses': [nh.HOST_V4, nh.HOST_V6], 'gateways': [nh.PEER_V4, nh.PEER_V6],
-                             'dhcp4': False}
+                             'dhcp4': False, 'broadcasts': {nh.HOST_V4: nh.HOST_V4_BROADCAST}}
+    assert topo.broadcast('br100') == nh.HOST_V4_BROADCAST  # the file says what the live address has
     port = (tmp_path / 'etc/systemd/network/10-vpe-bridge-port.network').read_text()
     assert '[Match]\nName=eth0\n\n[Network]\nBridge=br100\n' in port
 
@@ -184,7 +185,7 @@ def test_ifupdown_files_by_content_and_parsed_back(system_ctx, topo, netname, tm
         '#vpe# iface eth0 inet static\n#vpe#     address 198.18.2.10/24\n#vpe#     gateway 198.18.2.1\n')
     assert persist_readers.read_ifupdown(str(tmp_path)).as_dict() == {
         'bridge': 'br100', 'bridge_interface': 'eth0', 'mac': mac, 'addresses': [nh.HOST_V4, nh.HOST_V6],
-        'gateways': [nh.PEER_V4, nh.PEER_V6], 'dhcp4': False}
+        'gateways': [nh.PEER_V4, nh.PEER_V6], 'dhcp4': False, 'broadcasts': {}}  # ifupdown derives it (broadcast +)
     again = apply(system_ctx, topo, netname, persist_method='auto', persist_root=str(tmp_path))
     assert again.changed is False
 

@@ -192,11 +192,14 @@ def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
     # what the bridge carries once the steps ran, for the persisted config
     final_addrs = state.global_addresses(bridge) + [a for _s, a in moved_addrs]
     final_routes = state.movable_routes(bridge) + moved_routes
+    static_addrs = [a for a in final_addrs if not a.get('dynamic')]  # DHCP/SLAAC ones come back by themselves
     cfg = network_persist.BridgeConfig(
         bridge, iface, mac,
-        [live.describe_address(a) for a in final_addrs if not a.get('dynamic')],  # DHCP/SLAAC ones come back by themselves
+        [live.describe_address(a) for a in static_addrs],
         _gateways(final_routes),
-        any(a.get('dynamic') and a['family'] == 'inet' for a in final_addrs))
+        any(a.get('dynamic') and a['family'] == 'inet' for a in final_addrs),
+        dict((live.describe_address(a), a['broadcast']) for a in static_addrs
+             if a['family'] == 'inet' and a.get('broadcast')))
     persist_ops = network_persist.plan(method, cfg, root)
     persist_steps = [Step('%s (%s)' % (op.describe(), method), op.do, op.undo) for op in persist_ops]
     if method == 'networkd' and persist_steps and network_persist.networkd_running(root):

@@ -48,17 +48,19 @@ NETWORKD_UNIT = 'systemd-networkd.service'
 class BridgeConfig(object):
     """What survives a reboot: the bridge, its port and the bridge's IP setup."""
 
-    def __init__(self, bridge, port, mac=None, addresses=(), gateways=(), dhcp4=False):
+    def __init__(self, bridge, port, mac=None, addresses=(), gateways=(), dhcp4=False, broadcasts=None):
         self.bridge = bridge
         self.port = port
         self.mac = mac
         self.addresses = list(addresses)   # 'a.b.c.d/nn' and 'x::y/nn', static ones
         self.gateways = list(gateways)     # default gateways, v4 and v6
         self.dhcp4 = dhcp4
+        self.broadcasts = dict(broadcasts or {})  # 'a.b.c.d/nn' -> its live IPv4 broadcast, where it has one
 
     def as_dict(self):
         return {'bridge': self.bridge, 'bridge_interface': self.port, 'mac': self.mac,
-                'addresses': self.addresses, 'gateways': self.gateways, 'dhcp4': self.dhcp4}
+                'addresses': self.addresses, 'gateways': self.gateways, 'dhcp4': self.dhcp4,
+                'broadcasts': self.broadcasts}
 
 
 def path_in(root, relative):
@@ -101,17 +103,30 @@ def render_networkd(cfg):
     network = HEADER + '[Match]\nName=%s\n\n[Network]\n' % cfg.bridge
     if cfg.dhcp4:
         network += 'DHCP=ipv4\n'
-    for addr in cfg.addresses:
-        network += 'Address=%s\n' % addr
     for gw in cfg.gateways:
         network += 'Gateway=%s\n' % gw
     network += 'ConfigureWithoutCarrier=yes\n'
+    for addr in cfg.addresses:
+        network += _networkd_address(addr, cfg.broadcasts.get(addr))
     port = HEADER + '[Match]\nName=%s\n\n[Network]\nBridge=%s\n' % (cfg.port, cfg.bridge)
     return {
         os.path.join(NETWORKD_DIR, NETWORKD_NETDEV): netdev,
         os.path.join(NETWORKD_DIR, NETWORKD_NETWORK): network,
         os.path.join(NETWORKD_DIR, NETWORKD_PORT): port,
     }
+
+
+def _networkd_address(addr, broadcast):
+    """An [Address] section that says the live address exactly, broadcast included.
+
+    networkd (252) drops a foreign address that is not equal to the one its
+    file asks for, broadcast compared, and adds it again: the bridge holds the
+    moved address for ~0.2 s less than it should, the host's only address
+    included. With the live broadcast written out it adopts the address in place."""
+    section = '\n[Address]\nAddress=%s\n' % addr
+    if broadcast:
+        section += 'Broadcast=%s\n' % broadcast
+    return section
 
 
 # -- ifupdown ------------------------------------------------------------------

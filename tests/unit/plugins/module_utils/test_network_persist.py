@@ -19,17 +19,27 @@ def write_all(root, files):
 
 
 def test_networkd_files_and_reader_round_trip(tmp_path):
-    files = persist.render_networkd(CFG)
+    # 10.0.0.6 was added without a broadcast (ip addr add without brd): none is written for it
+    cfg = persist.BridgeConfig(CFG.bridge, CFG.port, CFG.mac, CFG.addresses, CFG.gateways,
+                               broadcasts={'10.0.0.5/24': '10.0.0.255'})
+    files = persist.render_networkd(cfg)
     assert sorted(files) == ['etc/systemd/network/10-vpe-bridge-port.network',
                              'etc/systemd/network/10-vpe-bridge.netdev',
                              'etc/systemd/network/10-vpe-bridge.network']
     assert files['etc/systemd/network/10-vpe-bridge.network'].split('\n', 1)[1] == (
-        '[Match]\nName=br100\n\n[Network]\nAddress=10.0.0.5/24\nAddress=10.0.0.6/24\nAddress=fd00::5/64\n'
-        'Gateway=10.0.0.1\nGateway=fd00::1\nConfigureWithoutCarrier=yes\n')
+        '[Match]\nName=br100\n\n[Network]\nGateway=10.0.0.1\nGateway=fd00::1\nConfigureWithoutCarrier=yes\n'
+        '\n[Address]\nAddress=10.0.0.5/24\nBroadcast=10.0.0.255\n'
+        '\n[Address]\nAddress=10.0.0.6/24\n'
+        '\n[Address]\nAddress=fd00::5/64\n')
     assert 'Kind=bridge\nMACAddress=52:54:00:aa:bb:cc\n' in files['etc/systemd/network/10-vpe-bridge.netdev']
     write_all(tmp_path, files)
-    assert persist_readers.read_networkd(str(tmp_path)).as_dict() == CFG.as_dict()
-    assert persist.plan('networkd', CFG, str(tmp_path)) == []
+    assert persist_readers.read_networkd(str(tmp_path)).as_dict() == cfg.as_dict()
+    assert persist.plan('networkd', cfg, str(tmp_path)) == []
+    # the same addresses with another broadcast are a change to write (networkd would re-add the address)
+    other = persist.BridgeConfig(CFG.bridge, CFG.port, CFG.mac, CFG.addresses, CFG.gateways,
+                                 broadcasts={'10.0.0.5/24': '10.0.0.127'})
+    assert [op.describe() for op in persist.plan('networkd', other, str(tmp_path))] == [
+        'write /etc/systemd/network/10-vpe-bridge.network']
 
 
 def test_networkd_dhcp(tmp_path):
