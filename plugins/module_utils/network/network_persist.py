@@ -119,10 +119,10 @@ def render_networkd(cfg):
 def _networkd_address(addr, broadcast):
     """An [Address] section that says the live address exactly, broadcast included.
 
-    networkd (252) drops a foreign address that is not equal to the one its
-    file asks for, broadcast compared, and adds it again: the bridge holds the
-    moved address for ~0.2 s less than it should, the host's only address
-    included. With the live broadcast written out it adopts the address in place."""
+    networkd (252) removes an address it finds on the link unless it equals
+    the one its file asks for, broadcast compared, and then adds it again: for
+    ~0.2 s the moved address (maybe the host's only one) is on no interface.
+    With the live broadcast written out it adopts the address in place."""
     section = '\n[Address]\nAddress=%s\n' % addr
     if broadcast:
         section += 'Broadcast=%s\n' % broadcast
