@@ -99,17 +99,18 @@ class HostNetns:
         import json
         return {d['ifname']: d for d in json.loads(ip('-j', '-d', 'link', 'show', ns=self.host).stdout)}
 
-    def addresses(self, dev):
+    def _global_addr_info(self, dev, *flags):
+        """dev's global addresses as `ip -j addr` reports them (none when dev is gone)."""
         import json
-        docs = json.loads(ip('-j', 'addr', 'show', 'dev', dev, ns=self.host, check=False).stdout or '[]')
-        return sorted('%s/%s' % (a['local'], a['prefixlen']) for d in docs for a in d.get('addr_info', [])
-                      if a.get('scope') == 'global')
+        docs = json.loads(ip('-j', *flags, 'addr', 'show', 'dev', dev, ns=self.host, check=False).stdout or '[]')
+        return [a for d in docs for a in d.get('addr_info', []) if a.get('scope') == 'global']
+
+    def addresses(self, dev):
+        return sorted('%s/%s' % (a['local'], a['prefixlen']) for a in self._global_addr_info(dev))
 
     def broadcast(self, dev):
         """The broadcast of dev's global IPv4 address (None without one)."""
-        import json
-        docs = json.loads(ip('-j', '-4', 'addr', 'show', 'dev', dev, ns=self.host, check=False).stdout or '[]')
-        found = [a.get('broadcast') for d in docs for a in d.get('addr_info', []) if a.get('scope') == 'global']
+        found = [a.get('broadcast') for a in self._global_addr_info(dev, '-4')]
         return found[0] if found else None
 
     def default_routes(self):

@@ -198,8 +198,8 @@ def _plan(conn, state, taps, bridge, iface, name, before, force, method, root):
         [live.describe_address(a) for a in static_addrs],
         _gateways(final_routes),
         any(a.get('dynamic') and a['family'] == 'inet' for a in final_addrs),
-        dict((live.describe_address(a), a['broadcast']) for a in static_addrs
-             if a['family'] == 'inet' and a.get('broadcast')))
+        {live.describe_address(a): a['broadcast'] for a in static_addrs
+         if a['family'] == 'inet' and a.get('broadcast')})
     persist_ops = network_persist.plan(method, cfg, root)
     persist_steps = [Step('%s (%s)' % (op.describe(), method), op.do, op.undo) for op in persist_ops]
     if method == 'networkd' and persist_steps and network_persist.networkd_running(root):
