@@ -45,6 +45,10 @@ attributes:
   facts:
     support: full
     description: Sets C(ansible_facts.vpe).
+notes:
+  - For the local V(qemu:///system) daemon, the module reads over libvirt's read-only socket
+    (C(/run/libvirt/libvirt-sock-ro)), speaking libvirt's remote protocol itself, so a run does not load
+    the libvirt Python binding. Any other O(uri), a socket that is missing or asks for SASL, uses the binding.
 author:
   - vpe.hypervisor developers (@vpe-hypervisor)
 seealso:

@@ -48,8 +48,11 @@ class Context(object):
 
     def read_only(self):
         """For one run that only reads (vpe_facts): libvirt results are kept
-        for the run, so the sections share one pool listing."""
+        for the run, so the sections share one pool listing, and the local
+        daemon is read over a read-only libvirt_wire client, without loading
+        libvirt's binding."""
         self.conn.keep_results = True
+        self.conn.over_wire = True
 
     def close(self):
         self.conn.close()

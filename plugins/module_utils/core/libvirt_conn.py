@@ -2,28 +2,90 @@
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One libvirt connection per module run or shim process, reopened when the
-daemon went away, and libvirt's errors turned into ours."""
+daemon went away, and libvirt's errors turned into ours.
+
+libvirt's Python binding is imported on first use: a run that only reads
+talks to the local daemon over libvirt_wire and never loads it (loading it
+costs a module run more than all its reads)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import sys
 import threading
 import time
 
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_wire
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import (
     MissingLibrary, NotFound, Unavailable, VpeError)
 
-try:
-    import libvirt
-    HAS_LIBVIRT = True
-    LIBVIRT_IMPORT_ERROR = None
-    # libvirt prints every error to stderr unless a handler is set; we report them ourselves.
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-except ImportError as _exc:
-    libvirt = None
-    HAS_LIBVIRT = False
-    LIBVIRT_IMPORT_ERROR = _exc
+# libvirt's values (virterror.h, libvirt-domain.h, libvirt-network.h) for what
+# the read paths ask and check, so reading needs no binding; a unit test
+# holds them equal to the binding's.
+VIR_ERR_NO_CONNECT = 5
+VIR_ERR_INVALID_CONN = 6
+VIR_ERR_NO_DOMAIN = 42
+VIR_ERR_NO_NETWORK = 43
+VIR_ERR_NO_STORAGE_POOL = 49
+VIR_ERR_NO_STORAGE_VOL = 50
+VIR_CONNECT_LIST_DOMAINS_ACTIVE = 1
+VIR_DOMAIN_STATS_BALLOON = 4
+VIR_DOMAIN_STATS_VCPU = 8
+VIR_NETWORK_XML_INACTIVE = 1
+
+
+class _NoBinding(Exception):
+    """Stands for libvirt.libvirtError where the binding is missing: never raised."""
+
+
+class _Binding(object):
+    """The `libvirt` module, imported when an attribute is first asked for.
+
+    Where it is not installed, `libvirt.libvirtError` is an exception nothing
+    raises (so `except libvirt.libvirtError` clauses stay harmless) and
+    every other name raises MissingLibrary, saying what to install."""
+
+    _module = None
+    import_error = None
+
+    def load(self):
+        if _Binding._module is None and _Binding.import_error is None:
+            try:
+                import libvirt as module  # pylint: disable=import-outside-toplevel
+            except ImportError as exc:
+                _Binding.import_error = exc
+            else:
+                # libvirt prints every error to stderr unless a handler is set; we report them ourselves.
+                module.registerErrorHandler(lambda _ctx, _err: None, None)
+                _Binding._module = module
+        return _Binding._module
+
+    def __getattr__(self, name):
+        module = self.load()
+        if module is None:
+            if name == 'libvirtError':
+                return _NoBinding
+            require_libvirt()
+        return getattr(module, name)
+
+
+libvirt = _Binding()
+
+
+def has_libvirt():
+    return libvirt.load() is not None
+
+
+def is_libvirt_error(exc, code=None):
+    """True for an error libvirt reported, through the binding or libvirt_wire,
+    and, given `code`, with that error code."""
+    binding = sys.modules.get('libvirt')
+    if not isinstance(exc, libvirt_wire.WireError) and not (
+            binding is not None and isinstance(exc, getattr(binding, 'libvirtError', _NoBinding))):
+        return False
+    return code is None or exc.get_error_code() == code
+
 
 DEFAULT_URI = 'qemu:///system'
 
@@ -37,16 +99,16 @@ def default_uri():
 
 
 def require_libvirt():
-    if not HAS_LIBVIRT:
+    if not has_libvirt():
         raise MissingLibrary(
             'the libvirt Python binding is not installed on this host (%s); install python3-libvirt '
             '(Debian/Ubuntu), python3-libvirt (Fedora/RHEL) or "pip install libvirt-python"'
-            % LIBVIRT_IMPORT_ERROR)
+            % _Binding.import_error)
 
 
 def _is_connection_error(exc, connection):
     """True when the error came from a lost daemon, not from the operation."""
-    if exc.get_error_code() in (libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_INVALID_CONN):
+    if exc.get_error_code() in (VIR_ERR_NO_CONNECT, VIR_ERR_INVALID_CONN):
         return True
     # VIR_ERR_SYSTEM_ERROR also means "permission denied" on a directory, so
     # ask the connection itself whether it survived.
@@ -69,20 +131,24 @@ class Connection(object):
         # sections share one listing; libvirt_kept.KeptConnection (the shim)
         # keeps results between calls. Off for a change, which asks afresh.
         self.keep_results = False
+        # On for a run that only reads (Context.read_only): a read-only
+        # libvirt_wire client where it applies, the binding elsewhere.
+        self.over_wire = False
         self._memo = {}
         self._events = None  # libvirt_events.Counters once KeptConnection.watch_events() was called
 
     def get(self):
-        require_libvirt()
         with self._lock:
             conn = self._conn
             if conn is not None:
-                try:
-                    if conn.isAlive():
-                        return conn
-                except libvirt.libvirtError:
-                    pass
+                if self._alive(conn):
+                    return conn
                 self._drop_locked()
+            if self.over_wire and self._events is None:
+                self._conn = libvirt_wire.open_local(self.uri)
+                if self._conn is not None:
+                    return self._conn
+            require_libvirt()
             try:
                 self._conn = libvirt.open(self.uri)
             except libvirt.libvirtError as exc:
@@ -104,12 +170,16 @@ class Connection(object):
 
     def is_open(self):
         conn = self._conn
-        if conn is None:
-            return False
+        return conn is not None and self._alive(conn)
+
+    @staticmethod
+    def _alive(conn):
         try:
             return bool(conn.isAlive())
-        except libvirt.libvirtError:
-            return False
+        except Exception as exc:  # pylint: disable=broad-except
+            if is_libvirt_error(exc):
+                return False
+            raise
 
     def reset(self):
         with self._lock:
@@ -162,7 +232,9 @@ class Connection(object):
         try:
             self.get().getLibVersion()
             return True
-        except (VpeError,) + ((libvirt.libvirtError,) if HAS_LIBVIRT else ()):
+        except Exception as exc:  # pylint: disable=broad-except
+            if not isinstance(exc, VpeError) and not is_libvirt_error(exc):
+                raise
             self.reset()
             return False
 
@@ -173,12 +245,12 @@ def call(connection, fn, *args, **kwargs):
     Services are idempotent (they compute the difference again), so running
     one twice after a dropped connection is safe.
     """
-    if not HAS_LIBVIRT:
-        return fn(*args, **kwargs)
     for attempt in (1, 2):
         try:
             return fn(*args, **kwargs)
-        except libvirt.libvirtError as exc:
+        except Exception as exc:  # pylint: disable=broad-except
+            if not is_libvirt_error(exc):
+                raise
             if _is_connection_error(exc, connection):
                 connection.reset()
                 if attempt == 1:
@@ -188,10 +260,9 @@ def call(connection, fn, *args, **kwargs):
 
 
 def translate(exc):
-    """A VpeError for a libvirtError that reached an adapter unhandled."""
+    """A VpeError for a libvirt error that reached an adapter unhandled."""
     code = exc.get_error_code()
     message = exc.get_error_message()
-    if code in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_POOL,
-                libvirt.VIR_ERR_NO_NETWORK, libvirt.VIR_ERR_NO_STORAGE_VOL):
+    if code in (VIR_ERR_NO_DOMAIN, VIR_ERR_NO_STORAGE_POOL, VIR_ERR_NO_NETWORK, VIR_ERR_NO_STORAGE_VOL):
         return NotFound(message)
     return VpeError('libvirt error: %s' % message)

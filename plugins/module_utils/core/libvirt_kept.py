@@ -12,7 +12,7 @@ __metaclass__ = type
 import threading
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_events
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import HAS_LIBVIRT, UNKNOWN, Connection
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import UNKNOWN, Connection, has_libvirt
 
 
 class KeptConnection(Connection):
@@ -28,7 +28,7 @@ class KeptConnection(Connection):
         """Follow libvirt's domain and pool events from now on. Call before
         the first get(). Without the binding this does nothing: every call
         then says what to install."""
-        if not HAS_LIBVIRT:
+        if not has_libvirt():
             return
         libvirt_events.start_loop()
         with self._lock:

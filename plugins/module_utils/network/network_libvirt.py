@@ -9,28 +9,29 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import xml_read
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import libvirt
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import (
+    VIR_CONNECT_LIST_DOMAINS_ACTIVE, VIR_ERR_NO_NETWORK, VIR_NETWORK_XML_INACTIVE, is_libvirt_error)
 
 
 def lookup_network(conn, name):
     try:
         return conn.networkLookupByName(name)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_NETWORK:
+    except Exception as exc:  # pylint: disable=broad-except
+        if is_libvirt_error(exc, VIR_ERR_NO_NETWORK):
             return None
         raise
 
 
 def bridge_of(net):
     """The bridge a libvirt network's saved definition names (all a read needs: one call)."""
-    bridge_el = xml_read.parse(net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)).find('bridge')
+    bridge_el = xml_read.parse(net.XMLDesc(VIR_NETWORK_XML_INACTIVE)).find('bridge')
     return bridge_el.get('name') if bridge_el is not None else None
 
 
 def vm_taps(conn):
     """Names of the host devices that are interfaces of running domains."""
     taps = set()
-    for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+    for dom in conn.listAllDomains(VIR_CONNECT_LIST_DOMAINS_ACTIVE):
         root = xml_read.parse(dom.XMLDesc(0))
         for target in root.findall('./devices/interface/target'):
             if target.get('dev'):

@@ -6,7 +6,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import UNKNOWN, libvirt
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import (
+    UNKNOWN, VIR_DOMAIN_STATS_BALLOON, VIR_DOMAIN_STATS_VCPU)
 
 # What a long-lived connection (the shim's, see Connection.memo) may reuse.
 # nodeGetInfo makes libvirtd read /proc and sysfs (about as costly as counting
@@ -48,7 +49,7 @@ def allocated(ctx, fresh=False):
 
 
 def _count(conn):
-    stats = conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_BALLOON, 0)
+    stats = conn.getAllDomainStats(VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON, 0)
     cpus = 0
     memory_kib = 0
     for dom, record in stats:

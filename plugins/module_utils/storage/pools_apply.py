@@ -15,6 +15,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import (
     pool_xml, storage, storage_apply, storage_paths)
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.context import Change
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, InvalidInput, NotFound
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import libvirt
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage.pools import RESOURCE, view
 
 
@@ -129,7 +130,7 @@ def update(ctx, uuid, desired, check_mode=False, listing=None):
 
 def _rename(ctx, pool, new_name, undo):
     """libvirt cannot rename a pool: undefine it and define it again, same uuid and path."""
-    xml = pool_xml.renamed(pool.XMLDesc(storage.libvirt.VIR_STORAGE_XML_INACTIVE), new_name)
+    xml = pool_xml.renamed(pool.XMLDesc(libvirt.VIR_STORAGE_XML_INACTIVE), new_name)
     was_active = pool.isActive()
     autostart = pool.autostart()
     storage_apply.stop_and_undefine(ctx, pool, undo)

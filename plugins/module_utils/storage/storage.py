@@ -13,7 +13,7 @@ from collections import namedtuple
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core import xml_read
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import disk_usage
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import libvirt
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import VIR_ERR_NO_STORAGE_POOL, is_libvirt_error
 
 # The libvirt pool that backs the image store; hidden from /pools, refused as a pool name.
 IMAGE_STORE_NAME = 'vpe-image-store'
@@ -64,8 +64,8 @@ def list_pools(ctx):
     for obj in ctx.conn.get().listAllStoragePools(0):
         try:
             info = parse_pool(obj.XMLDesc(0))
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+        except Exception as exc:  # pylint: disable=broad-except
+            if is_libvirt_error(exc, VIR_ERR_NO_STORAGE_POOL):
                 continue  # undefined by someone else while we listed
             raise
         path = info['path']

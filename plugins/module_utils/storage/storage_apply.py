@@ -18,8 +18,9 @@ import time
 
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage import pool_xml, storage_paths
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import Conflict, VpeError
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core.libvirt_conn import libvirt
 from ansible_collections.vpe.hypervisor.plugins.module_utils.storage.storage import (
-    GIB, IMAGE_STORE_NAME, SETTINGS_KEY, libvirt, to_gb)
+    GIB, IMAGE_STORE_NAME, SETTINGS_KEY, to_gb)
 
 NEW_DIR_MODE = 0o755
 

@@ -25,7 +25,7 @@ NOT_IN_FACTS = ('core.state_write', 'core.atomic_file', 'core.serving', 'core.li
 # The facts payload's own source, in bytes (it compiles every byte on every
 # run): about 56 KB now (78 KB before the read/write split); raise it only for
 # something facts needs.
-FACTS_SOURCE_BUDGET = 60000
+FACTS_SOURCE_BUDGET = 80000
 
 
 def _file_of(name):
