@@ -27,6 +27,11 @@ options:
     default: /var/lib/vpe
 requirements:
   - libvirt-python (C(python3-libvirt)) on the managed host
+notes:
+  - The modules keep the compiled bytecode of the collection's module_utils in
+    C(~/.cache/vpe.hypervisor/bytecode) of the user they run as, checked against each file's source hash
+    (an upgrade recompiles), so later runs start faster. Set E(VPE_HYPERVISOR_BYTECODE_CACHE=off) in the
+    task's C(environment) to compile on every run instead, or to a directory to keep it there.
 '''
 
     # Every module is in the action group; `extends_documentation_fragment:

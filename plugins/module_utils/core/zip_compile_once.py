@@ -2,61 +2,164 @@
 # Copyright: vpe.hypervisor contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Compile each of our module_utils files once when they are imported from a
-zip: an AnsiballZ payload.
+zip (an AnsiballZ payload), and keep the bytecode on the host for the next
+run.
 
 A module payload carries no bytecode, so Python compiles every file a
 module imports on every run, and CPython's zipimport compiles each one
 TWICE (3.8 to 3.13): finding it (find_spec -> spec_from_loader ->
 zipimporter.get_filename) compiles it to learn its file name, and loading it
-(exec_module or load_module -> get_code) compiles it again.
+(exec_module or load_module -> get_code) compiles it again. Compiling is
+most of what our module_utils cost a module run.
 
 Importing this module installs, only when it was itself loaded by a
 zipimporter, a meta path finder for `ansible_collections.vpe.hypervisor.
-plugins.module_utils.*` (plain modules, not packages) that wraps the same
-zipimporter in a loader keeping the code object get_filename() compiled
-until get_code()/exec_module() asks for it. Every plugins/modules/vpe_*.py
-imports it first: a module is the only code of ours that runs before the
-other module_utils imports.
+plugins.module_utils.*` (plain modules, not packages) that serves them from
+the same zip: the file name without compiling, and the code from the
+bytecode cache when it holds this exact source (its hash), else compiled
+once and written there. Every plugins/modules/vpe_*.py imports it first: a
+module is the only code of ours that runs before the other module_utils
+imports.
+
+The cache is what Python's __pycache__ is for installed code: one file per
+module, `~/.cache/vpe.hypervisor/bytecode/<python>/` of the user the module
+runs as (XDG_CACHE_HOME is honoured), keyed by the interpreter's bytecode
+magic number and the source's hash, so another collection version or Python
+never loads a stale entry. It is used only when that directory is the
+user's own and writable by nobody else, and each file only when it is owned
+by the user; entries are written whole (a temporary file renamed).
+VPE_HYPERVISOR_BYTECODE_CACHE names another directory, or `off`.
 
 Outside a zip (the shim, the tests: the normal path finder reads .pyc files
 there) it does nothing. Anything unexpected (no zipimporter for the path, a
 name the zip does not hold, a package) returns None from find_spec, and the
-normal import machinery takes over as if this module did not exist.
+normal import machinery takes over as if this module did not exist; a cache
+that cannot be read or written only means compiling.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import marshal
+import os
+import stat
 import sys
 import zipimport
 
 PREFIX = 'ansible_collections.vpe.hypervisor.plugins.module_utils.'
+CACHE_ENV = 'VPE_HYPERVISOR_BYTECODE_CACHE'
+_NO_DIR = object()
+_cache = {'dir': None}  # the checked directory (or _NO_DIR), once per process
+
+
+def cache_dir():
+    """The bytecode directory for this interpreter, made if missing; None
+    where there must be none."""
+    if _cache['dir'] is None:
+        _cache['dir'] = _checked_dir() or _NO_DIR
+    return None if _cache['dir'] is _NO_DIR else _cache['dir']
+
+
+def _checked_dir():
+    configured = os.environ.get(CACHE_ENV, '')
+    if configured == 'off' or not getattr(sys.implementation, 'cache_tag', None):
+        return None
+    base = configured or os.path.join(
+        os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'), 'vpe.hypervisor', 'bytecode')
+    path = os.path.join(base, sys.implementation.cache_tag)
+    try:
+        if not os.path.isdir(path):
+            os.makedirs(path, 0o700)
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        return None
+    return path
+
+
+def _key(source):
+    from importlib.util import MAGIC_NUMBER, source_hash
+    return MAGIC_NUMBER + source_hash(source)
+
+
+def _read(path, key):
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, 'rb') as handle:
+            if os.fstat(handle.fileno()).st_uid != os.geteuid():
+                return None
+            data = handle.read()
+        if data[:len(key)] != key:
+            return None
+        return marshal.loads(data[len(key):])
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _write(path, data):
+    temp = '%s.%d.tmp' % (path, os.getpid())
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+        os.rename(temp, path)
+    except OSError:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+
+
+def bytecode(source, filename, fullname):
+    """The code object of `source` (bytes) as compiled under `filename`: from
+    the cache when it holds this source, else compiled and kept there."""
+    directory = cache_dir()
+    if directory is None:
+        return compile(source, filename, 'exec', dont_inherit=True)
+    key = _key(source)
+    path = os.path.join(directory, fullname + '.pyc')
+    code = _read(path, key)
+    if code is not None and _fix_filename(code, filename):
+        return code
+    code = compile(source, filename, 'exec', dont_inherit=True)
+    _write(path, key + marshal.dumps(code))
+    return code
+
+
+def _fix_filename(code, filename):
+    """Point the cached code (every nested function too) at this run's file,
+    as importlib does for a .pyc; False where this Python cannot."""
+    if code.co_filename == filename:
+        return True
+    try:
+        import _imp
+        _imp._fix_co_filename(code, filename)  # pylint: disable=protected-access
+    except (ImportError, AttributeError):
+        return False
+    return code.co_filename == filename
 
 
 class OnceLoader(object):
-    """A zipimporter's loader for one module, compiling it once."""
+    """A zipimporter's loader for one module: its file name without
+    compiling, its code compiled once or from the bytecode cache."""
 
     def __init__(self, importer, fullname):
         self.importer = importer
         self.fullname = fullname
-        self._code = None
-
-    def _compiled(self, fullname):
-        if fullname != self.fullname:
-            return self.importer.get_code(fullname)
-        if self._code is None:
-            self._code = self.importer.get_code(fullname)
-        return self._code
 
     def get_filename(self, fullname):
-        # The path zipimporter.get_filename() gives: the one it compiles the source under.
-        return self._compiled(fullname).co_filename
+        # The path zipimporter.get_filename() gives, and compiles the source under.
+        return os.path.join(self.importer.archive, self.importer.prefix + fullname.rpartition('.')[2] + '.py')
 
     def get_code(self, fullname):
-        code = self._compiled(fullname)
-        if fullname == self.fullname:
-            self._code = None  # used once: a reload compiles afresh
-        return code
+        if fullname != self.fullname:
+            return self.importer.get_code(fullname)
+        filename = self.get_filename(fullname)
+        return bytecode(self.importer.get_data(filename), filename, fullname)
 
     def is_package(self, fullname):
         return self.importer.is_package(fullname)

@@ -1,6 +1,7 @@
 """core/zip_compile_once: from a zip (an AnsiballZ payload) each of our
-module_utils files is compiled once instead of twice; outside a zip it does
-nothing; whatever it cannot serve is imported the normal way."""
+module_utils files is compiled once instead of twice, and the next run loads
+it from the host's bytecode cache; outside a zip it does nothing; whatever it
+cannot serve is imported the normal way."""
 
 import os
 import subprocess
@@ -36,7 +37,8 @@ except ImportError as exc:
 finders = [type(f).__name__ for f in sys.meta_path]
 counts = collections.Counter(name for name in seen if not name.endswith('zip_compile_once.py'))
 print(json.dumps({'counts': sorted(set(counts.values())), 'files': len(counts), 'missing': missing,
-                  'finder': 'OnceFinder' in finders, 'facts_from': facts.__file__, 'facts_loader': type(facts.__loader__).__name__}))
+                  'finder': 'OnceFinder' in finders, 'facts_from': facts.__file__, 'facts_loader': type(facts.__loader__).__name__,
+                  'code_file': facts.gather.__code__.co_filename}))
 ''' % {'p': PACKAGE}
 
 
@@ -60,11 +62,19 @@ def payload_zip(tmp_path_factory):
     return path
 
 
-def _count(payload_zip, mode):
+def _count(payload_zip, mode, cache='off'):
     import json
+    env = dict(os.environ, VPE_HYPERVISOR_BYTECODE_CACHE=str(cache))
     out = subprocess.run([sys.executable, '-I', '-c', COUNT, payload_zip, mode], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, env=env).stdout
     return json.loads(out)
+
+
+def _cached(cache):
+    """The cache's entries: {file name: (owner, mode)} in this Python's subdirectory."""
+    tag = os.path.join(str(cache), sys.implementation.cache_tag)
+    return dict((name, (os.stat(os.path.join(tag, name)).st_uid, os.stat(os.path.join(tag, name)).st_mode & 0o777))
+                for name in os.listdir(tag)) if os.path.isdir(tag) else {}
 
 
 def test_from_a_zip_each_file_is_compiled_once(payload_zip):
@@ -76,6 +86,39 @@ def test_from_a_zip_each_file_is_compiled_once(payload_zip):
     assert once['finder'] and once['facts_loader'] == 'OnceLoader'
     assert once['facts_from'] == plain['facts_from'] == payload_zip + '/' + PACKAGE.replace('.', '/') + '/core/facts.py'
     assert once['missing'] == plain['missing'] == 'ImportError'
+
+
+def test_the_next_run_loads_every_file_from_the_cache_and_compiles_none(payload_zip, tmp_path):
+    first = _count(payload_zip, 'once', cache=tmp_path)
+    entries = _cached(tmp_path)
+    assert first['counts'] == [1] and len(entries) == first['files']
+    assert set(entries.values()) == {(os.geteuid(), 0o600)}
+    second = _count(payload_zip, 'once', cache=tmp_path)
+    assert (second['counts'], second['files']) == ([], 0)
+    # The kept code names this run's file, as a fresh compile does (tracebacks point into the payload).
+    assert second['facts_from'] == second['code_file'] == first['code_file'] == first['facts_from']
+
+
+def test_an_entry_for_other_source_or_of_another_owner_is_compiled_again(payload_zip, tmp_path):
+    _count(payload_zip, 'once', cache=tmp_path)
+    tag = os.path.join(str(tmp_path), sys.implementation.cache_tag)
+    facts_entry = os.path.join(tag, PACKAGE + '.core.facts.pyc')
+    with open(facts_entry, 'r+b') as entry:
+        entry.seek(4)
+        entry.write(b'\0' * 8)  # the source hash: as after the collection changed
+    os.chown(os.path.join(tag, PACKAGE + '.quota.quota.pyc'), 65534, 65534)
+    again = _count(payload_zip, 'once', cache=tmp_path)
+    assert (again['counts'], again['files']) == ([1], 2)
+    assert _cached(tmp_path)[PACKAGE + '.quota.quota.pyc'][0] == os.geteuid()  # rewritten as ours
+
+
+def test_a_cache_others_may_write_is_not_used(payload_zip, tmp_path):
+    tag = tmp_path / sys.implementation.cache_tag
+    tag.mkdir()
+    tag.chmod(0o777)
+    runs = [_count(payload_zip, 'once', cache=tmp_path) for _i in range(2)]
+    assert [run['counts'] for run in runs] == [[1], [1]]
+    assert _cached(tmp_path) == {}
 
 
 def test_outside_a_zip_it_does_nothing():
