@@ -23,6 +23,8 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.vpe.hypervisor.plugins.plugin_utils.worker_heap import freeze_inherited_heap
+
 display = Display()
 
 MODULE = 'vpe.hypervisor.vpe_network'
@@ -49,6 +51,7 @@ class ActionModule(ActionBase):
         return timeout_seconds(args.get('confirm_timeout'))
 
     def run(self, tmp=None, task_vars=None):
+        freeze_inherited_heap()  # before the payload is built (plugin_utils/worker_heap)
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp  # not used since Ansible 2.5
         args = dict(self._task.args)
