@@ -168,3 +168,26 @@ def test_a_dropped_connection_is_opened_again(tmp_path):
         assert ctx.conn.get() is not first and isinstance(ctx.conn.get(), libvirt_wire.Client)
     finally:
         ctx.close()
+
+
+def test_calls_sent_together_come_back_in_order_each_with_its_own_error(objects, wire):
+    conn, _stopped, _running, pool, _net = objects
+    listed = _by_name(wire.listAllStoragePools(0))[pool.name()]
+    gone = libvirt_wire.StoragePool(wire, P + 'wire-gone', b'\x01' * 16)
+    body = libvirt_wire._object(listed) + b'\0\0\0\0'  # pylint: disable=protected-access
+    bad = libvirt_wire._object(gone) + b'\0\0\0\0'  # pylint: disable=protected-access
+    # More than one batch in flight, an error in the middle.
+    results = wire.call_each(libvirt_wire.PROC_STORAGE_POOL_GET_XML_DESC, [body] * 40 + [bad] + [body] * 30)
+    assert len(results) == 71
+    assert isinstance(results[40], libvirt_wire.WireError)
+    assert results[40].get_error_code() == libvirt_conn.VIR_ERR_NO_STORAGE_POOL
+    assert set(r.string() for i, r in enumerate(results) if i != 40) == {pool.XMLDesc(0)}
+
+
+def test_a_prefetched_error_is_raised_where_the_xml_is_asked_for(wire):
+    gone = libvirt_wire.StoragePool(wire, P + 'wire-gone', b'\x01' * 16)
+    wire._prefetch_xml([gone])  # pylint: disable=protected-access
+    for _attempt in (1, 2):  # the kept error once, then a fresh call
+        with pytest.raises(libvirt_wire.WireError) as caught:
+            gone.XMLDesc(0)
+        assert caught.value.get_error_code() == libvirt_conn.VIR_ERR_NO_STORAGE_POOL

@@ -11,6 +11,9 @@ libvirt's stable wire ABI; this module implements the few read procedures
 the facts need, with the binding's method names and return shapes, so the
 read services run unchanged on either.
 
+Listing domains or pools also asks for each one's XMLDesc(0) in the same
+round (Client._prefetch_xml): the reads ask for each straight after.
+
 open_local() returns None wherever it does not apply (another URI, no socket,
 an authentication other than none or polkit-as-root, anything unexpected
 while connecting): the caller then opens the binding as always. Errors the
@@ -36,6 +39,7 @@ AUTH_NONE, AUTH_POLKIT = 0, 2
 CONNECT_RO = 1  # VIR_CONNECT_RO
 TIMEOUT = 30.0
 MAX_MESSAGE = 32 * 1024 * 1024
+BATCH = 32  # calls in flight at once (libvirtd reads a client's next calls as it answers)
 
 # Procedure numbers (remote_protocol.x, enum remote_procedure).
 PROC_CONNECT_OPEN = 1
@@ -138,10 +142,13 @@ class Reader(object):
 # -- objects, with the binding's method names ---------------------------------
 
 class _Named(object):
+    XML_PROC = None
+
     def __init__(self, client, name, uuid):
         self.client = client
         self._name = name
         self.uuid = uuid
+        self.prefetched = None  # XMLDesc(0) as Client._prefetch_xml got it: a Reader or a WireError
 
     def name(self):
         return self._name
@@ -150,17 +157,24 @@ class _Named(object):
         h = self.uuid.hex()
         return '-'.join((h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]))
 
+    def XMLDesc(self, flags=0):  # pylint: disable=invalid-name
+        prefetched, self.prefetched = self.prefetched, None  # once: a later call asks afresh
+        if flags == 0 and prefetched is not None:
+            if isinstance(prefetched, WireError):
+                raise prefetched
+            return prefetched.string()
+        return self.client.call(self.XML_PROC, _object(self) + struct.pack('>I', flags)).string()
+
 
 class Domain(_Named):
+    XML_PROC = PROC_DOMAIN_GET_XML_DESC
+
     def __init__(self, client, name, uuid, dom_id):
         super(Domain, self).__init__(client, name, uuid)
         self.id = dom_id
 
     def ID(self):  # pylint: disable=invalid-name
         return self.id
-
-    def XMLDesc(self, flags=0):  # pylint: disable=invalid-name
-        return self.client.call(PROC_DOMAIN_GET_XML_DESC, _object(self) + struct.pack('>I', flags)).string()
 
     def info(self):
         reply = self.client.call(PROC_DOMAIN_GET_INFO, _object(self))
@@ -169,13 +183,11 @@ class Domain(_Named):
 
 
 class Network(_Named):
-    def XMLDesc(self, flags=0):  # pylint: disable=invalid-name
-        return self.client.call(PROC_NETWORK_GET_XML_DESC, _object(self) + struct.pack('>I', flags)).string()
+    XML_PROC = PROC_NETWORK_GET_XML_DESC
 
 
 class StoragePool(_Named):
-    def XMLDesc(self, flags=0):  # pylint: disable=invalid-name
-        return self.client.call(PROC_STORAGE_POOL_GET_XML_DESC, _object(self) + struct.pack('>I', flags)).string()
+    XML_PROC = PROC_STORAGE_POOL_GET_XML_DESC
 
 
 # -- the connection -------------------------------------------------------------
@@ -189,19 +201,46 @@ class Client(object):
 
     def call(self, proc, body=b''):
         """Send one call and return a Reader on its reply's body."""
+        return self._result(*self._exchange([(proc, body)])[0])
+
+    def call_each(self, proc, bodies):
+        """The same procedure for each body, sent together: libvirtd works on
+        them at once and may answer in any order. One result per body, in
+        order: a Reader, or the WireError that call got."""
+        results = []
+        for start in range(0, len(bodies), BATCH):
+            for status, reply in self._exchange([(proc, body) for body in bodies[start:start + BATCH]]):
+                try:
+                    results.append(self._result(status, reply))
+                except WireError as exc:
+                    results.append(exc)
+        return results
+
+    def _exchange(self, calls):
+        """Send `calls` ((proc, body) pairs) and return their (status, Reader)
+        replies in the same order."""
         if self.sock is None:
             raise WireError(VIR_ERR_NO_CONNECT, 'the connection to libvirt is closed')
-        self.serial += 1
-        header = struct.pack('>IIiIII', PROGRAM, PROTOCOL_VERSION, proc, CALL, self.serial, STATUS_OK)
+        packets, wanted, answers = [], {}, {}
+        for proc, body in calls:
+            self.serial += 1
+            wanted[self.serial] = proc
+            header = struct.pack('>IIiIII', PROGRAM, PROTOCOL_VERSION, proc, CALL, self.serial, STATUS_OK)
+            packets.append(struct.pack('>I', 4 + len(header) + len(body)) + header + body)
         try:
-            self.sock.sendall(struct.pack('>I', 4 + len(header) + len(body)) + header + body)
-            while True:
-                prog, _vers, rproc, kind, serial, status, reply = self._receive()
-                if prog == PROGRAM and kind == REPLY and rproc == proc and serial == self.serial:
-                    break  # anything else (an unasked keepalive or event) is not ours
+            self.sock.sendall(b''.join(packets))
+            while len(answers) < len(wanted):
+                prog, _vers, proc, kind, serial, status, reply = self._receive()
+                if prog == PROGRAM and kind == REPLY and wanted.get(serial) == proc:
+                    answers[serial] = (status, reply)
+                # anything else (an unasked keepalive or event) is not ours
         except OSError as exc:  # socket.timeout is one
             self._drop()
             raise WireError(VIR_ERR_NO_CONNECT, 'libvirt connection lost: %s' % exc)
+        return [answers[serial] for serial in sorted(wanted)]
+
+    @staticmethod
+    def _result(status, reply):
         if status == STATUS_ERROR:
             code = reply.int()
             reply.int()  # the error's domain (which part of libvirt)
@@ -210,6 +249,16 @@ class Client(object):
         if status != STATUS_OK:
             raise WireError(VIR_ERR_RPC, 'unexpected reply status %d' % status)
         return reply
+
+    def _prefetch_xml(self, objs):
+        """Ask for every listed object's XMLDesc(0) at once: the reads that list
+        domains or pools here ask each one's XML straight after, and one
+        round trip per object (about 0.2 ms each) was most of their time."""
+        if objs:
+            bodies = [_object(obj) + struct.pack('>I', 0) for obj in objs]
+            for obj, result in zip(objs, self.call_each(objs[0].XML_PROC, bodies)):
+                obj.prefetched = result
+        return objs
 
     def _receive(self):
         size = struct.unpack('>I', self._exactly(4))[0]
@@ -264,11 +313,11 @@ class Client(object):
 
     def listAllDomains(self, flags=0):  # pylint: disable=invalid-name
         reply = self.call(PROC_CONNECT_LIST_ALL_DOMAINS, struct.pack('>iI', 1, flags))
-        return reply.array(lambda: self._domain(reply))
+        return self._prefetch_xml(reply.array(lambda: self._domain(reply)))
 
     def listAllStoragePools(self, flags=0):  # pylint: disable=invalid-name
         reply = self.call(PROC_CONNECT_LIST_ALL_STORAGE_POOLS, struct.pack('>iI', 1, flags))
-        return reply.array(lambda: self._named(StoragePool, reply))
+        return self._prefetch_xml(reply.array(lambda: self._named(StoragePool, reply)))
 
     def networkLookupByName(self, name):  # pylint: disable=invalid-name
         return self._named(Network, self.call(PROC_NETWORK_LOOKUP_BY_NAME, _string(name)))
