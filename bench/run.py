@@ -727,8 +727,8 @@ def report(doc):
         if 'libvirt_floor_task' in w:
             lines += ['| one task of a module that loads libvirt and returns the same facts (bench/suite/library; '
                       'same way) | %.3f | %.3f | |' % (w['libvirt_floor_task'], c['libvirt_floor_task']), '',
-                      'That libvirt-backed floor is %.2fx a ping task (wall; %.2fx CPU); vpe_facts is %.2fx the floor '
-                      '(wall; %.2fx CPU): the part of vpe_facts above any libvirt-backed facts module.'
+                      'That libvirt-backed floor is %.2fx a ping task (wall; %.2fx CPU); vpe_facts, which reads the '
+                      'local daemon over its own wire client and loads no binding, is %.2fx it (wall; %.2fx CPU).'
                       % (w['floor_over_ping'], c['floor_over_ping'], w['facts_over_libvirt_floor'],
                          c['facts_over_libvirt_floor'])]
         lines.append('')

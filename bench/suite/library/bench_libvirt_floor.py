@@ -5,8 +5,9 @@
 backed by libvirt's Python binding costs. It loads the binding, opens and
 closes a read-only connection, asks one question, and returns the facts
 vpe_facts returned (read from a file the bench wrote), so Ansible handles a
-result of the same size. vpe_facts over this is our own code's cost;
-this over ping is the binding's and the facts' (bench/run.py, overhead)."""
+result of the same size. This over ping is the binding's and the facts'
+cost (bench/run.py, overhead); vpe_facts, which reads the local daemon over
+core/libvirt_wire without the binding, is measured against it."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
