@@ -67,6 +67,8 @@ def _checked_dir():
     base = configured or os.path.join(
         os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'), 'vpe.hypervisor', 'bytecode')
     path = os.path.join(base, sys.implementation.cache_tag)
+    if not os.path.isabs(path):
+        return None  # no home directory to expand ~ to
     try:
         if not os.path.isdir(path):
             os.makedirs(path, 0o700)
@@ -126,7 +128,8 @@ def bytecode(source, filename, fullname):
     if code is not None and _fix_filename(code, filename):
         return code
     code = compile(source, filename, 'exec', dont_inherit=True)
-    _write(path, key + marshal.dumps(code))
+    if not sys.dont_write_bytecode:  # PYTHONDONTWRITEBYTECODE: read what is kept, keep nothing new
+        _write(path, key + marshal.dumps(code))
     return code
 
 
