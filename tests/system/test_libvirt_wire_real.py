@@ -105,7 +105,7 @@ print(json.dumps({'facts': facts, 'binding': 'libvirt' in sys.modules, 'client':
 
 
 def _facts_in_a_fresh_interpreter(uri, state_dir):
-    env = dict(os.environ, PYTHONPATH=str(vpetest.REPO / '.collections'))
+    env = dict(os.environ, PYTHONPATH=str(vpetest.COLLECTIONS))
     out = subprocess.run([sys.executable, '-c', FACTS, uri, state_dir], env=env, capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out)

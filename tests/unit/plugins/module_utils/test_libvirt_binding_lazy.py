@@ -39,7 +39,7 @@ print(json.dumps(seen))
 
 
 def _probe(mode):
-    env = dict(os.environ, PYTHONPATH=str(vpetest.REPO / '.collections'))
+    env = dict(os.environ, PYTHONPATH=str(vpetest.COLLECTIONS))
     return json.loads(subprocess.run([sys.executable, '-c', PROBE, mode], env=env, capture_output=True, text=True,
                                      check=True).stdout)
 
