@@ -15,8 +15,8 @@ Listing domains or pools also asks for each one's XMLDesc(0) in the same
 round (Client._prefetch_xml): the reads ask for each straight after.
 
 open_local() returns None wherever it does not apply (another URI, no socket,
-an authentication other than none or polkit-as-root, anything unexpected
-while connecting): the caller then opens the binding as always. Errors the
+SASL authentication, a polkit refusal, anything unexpected while
+connecting): the caller then opens the binding as always. Errors the
 daemon reports on a call are raised as WireError, which answers
 get_error_code() and get_error_message() like libvirt.libvirtError.
 """
@@ -356,8 +356,8 @@ def open_local(uri):
         reply = client.call(PROC_AUTH_LIST)
         types = reply.array(reply.int)
         if types and AUTH_NONE not in types:
-            # polkit lets root in without asking polkitd; anything else
-            # (SASL, polkit for another user) is the binding's to negotiate.
+            # polkit: libvirtd asks polkitd (its default policy lets any
+            # local user monitor); SASL is the binding's to negotiate.
             if AUTH_POLKIT not in types or not client.call(PROC_AUTH_POLKIT).int():
                 raise WireError(VIR_ERR_RPC, 'authentication needed')
         client.call(PROC_CONNECT_OPEN, struct.pack('>I', 1) + _string(uri) + struct.pack('>I', CONNECT_RO))
