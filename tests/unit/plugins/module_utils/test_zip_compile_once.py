@@ -3,6 +3,7 @@ module_utils files is compiled once instead of twice, and the next run loads
 it from the host's bytecode cache; outside a zip it does nothing; whatever it
 cannot serve is imported the normal way."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ MODULE_UTILS = os.path.join(str(vpetest.REPO), 'plugins', 'module_utils')
 # with the zip first on sys.path, as AnsiballZ runs a module: counts the
 # compile() calls of our files while importing core.facts.
 COUNT = '''
-import builtins, collections, json, sys
+import builtins, collections, gc, json, sys
 sys.path.insert(0, sys.argv[1])
 real, seen = builtins.compile, []
 def counting(source, filename, *args, **kwargs):
@@ -38,7 +39,7 @@ finders = [type(f).__name__ for f in sys.meta_path]
 counts = collections.Counter(name for name in seen if not name.endswith('zip_compile_once.py'))
 print(json.dumps({'counts': sorted(set(counts.values())), 'files': len(counts), 'missing': missing,
                   'finder': 'OnceFinder' in finders, 'facts_from': facts.__file__, 'facts_loader': type(facts.__loader__).__name__,
-                  'code_file': facts.gather.__code__.co_filename}))
+                  'code_file': facts.gather.__code__.co_filename, 'frozen': gc.get_freeze_count()}))
 ''' % {'p': PACKAGE}
 
 
@@ -86,6 +87,8 @@ def test_from_a_zip_each_file_is_compiled_once(payload_zip):
     assert once['finder'] and once['facts_loader'] == 'OnceLoader'
     assert once['facts_from'] == plain['facts_from'] == payload_zip + '/' + PACKAGE.replace('.', '/') + '/core/facts.py'
     assert once['missing'] == plain['missing'] == 'ImportError'
+    # The heap the payload held before (here: the interpreter's start) is frozen, and only from a zip.
+    assert once['frozen'] > 1000 and plain['frozen'] == 0
 
 
 def test_the_next_run_loads_every_file_from_the_cache_and_compiles_none(payload_zip, tmp_path):
@@ -123,7 +126,9 @@ def test_a_cache_others_may_write_is_not_used(payload_zip, tmp_path):
 
 def test_outside_a_zip_it_does_nothing():
     from ansible_collections.vpe.hypervisor.plugins.module_utils.core import zip_compile_once
+    frozen = gc.get_freeze_count()
     assert zip_compile_once.install() is False
+    assert gc.get_freeze_count() == frozen
     assert not any(isinstance(f, zip_compile_once.OnceFinder) for f in sys.meta_path)
 
 
