@@ -71,8 +71,8 @@ def test_the_worker_heap_is_frozen_before_the_payload_is_built_and_the_facts_are
     assert rc == 0, output
     builds = [json.loads(line) for line in log.read_text().splitlines()]
     frozen = dict((name, count) for name, count in builds)
-    assert frozen['vpe.hypervisor.vpe_facts'] > 1000, builds
-    assert frozen['ansible.builtin.ping'] == 0, builds  # the log can tell the two apart
+    # ping's is what the worker had frozen anyway (0 on 3.11, a few hundred from 3.12's start on 3.12+)
+    assert frozen['vpe.hypervisor.vpe_facts'] > frozen['ansible.builtin.ping'] + 10000, builds
 
     facts = results['r_facts']['ansible_facts']['vpe']
     assert sorted(facts) == ['quota', 'usages']

@@ -87,8 +87,9 @@ def test_from_a_zip_each_file_is_compiled_once(payload_zip):
     assert once['finder'] and once['facts_loader'] == 'OnceLoader'
     assert once['facts_from'] == plain['facts_from'] == payload_zip + '/' + PACKAGE.replace('.', '/') + '/core/facts.py'
     assert once['missing'] == plain['missing'] == 'ImportError'
-    # The heap the payload held before (here: the interpreter's start) is frozen, and only from a zip.
-    assert once['frozen'] > 1000 and plain['frozen'] == 0
+    # The heap the payload held before (here: the interpreter's start) is frozen, and only from a zip
+    # (3.12 keeps a few hundred objects frozen from its start: the plain run's count).
+    assert once['frozen'] > plain['frozen'] + 1000
 
 
 def test_the_next_run_loads_every_file_from_the_cache_and_compiles_none(payload_zip, tmp_path):
