@@ -160,7 +160,7 @@ class _Named(object):
     def XMLDesc(self, flags=0):  # pylint: disable=invalid-name
         prefetched, self.prefetched = self.prefetched, None  # once: a later call asks afresh
         if flags == 0 and isinstance(prefetched, WireError):
-            raise prefetched
+            raise prefetched  # pylint: disable=raising-bad-type  # (pylint does not narrow it from None)
         if flags == 0 and isinstance(prefetched, Reader):
             return prefetched.string()
         return self.client.call(self.XML_PROC, _object(self) + struct.pack('>I', flags)).string()
