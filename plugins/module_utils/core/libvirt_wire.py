@@ -89,6 +89,8 @@ def _object(obj):
 
 
 class Reader(object):
+    """XDR decoding of one reply's body, front to back."""
+
     def __init__(self, data):
         self.data = data
         self.pos = 0
@@ -109,9 +111,6 @@ class Reader(object):
 
     def uint(self):
         return self.unpack('>I')[0]
-
-    def hyper(self):
-        return self.unpack('>Q')[0]
 
     def string(self):
         size = self.uint()
