@@ -23,6 +23,4 @@ import gc
 
 
 def freeze_inherited_heap():
-    freeze = getattr(gc, 'freeze', None)  # Python 3.7+
-    if freeze is not None:
-        freeze()
+    gc.freeze()

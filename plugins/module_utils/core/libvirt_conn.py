@@ -23,7 +23,7 @@ from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import 
 # libvirt's values (virterror.h, libvirt-domain.h, libvirt-network.h) for what
 # the read paths ask and check, so reading needs no binding; a unit test
 # holds them equal to the binding's.
-VIR_ERR_NO_CONNECT = 5
+VIR_ERR_NO_CONNECT = libvirt_wire.VIR_ERR_NO_CONNECT  # which the wire client raises for a lost socket
 VIR_ERR_INVALID_CONN = 6
 VIR_ERR_NO_DOMAIN = 42
 VIR_ERR_NO_NETWORK = 43

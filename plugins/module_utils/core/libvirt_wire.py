@@ -36,7 +36,7 @@ PROTOCOL_VERSION = 1
 CALL, REPLY = 0, 1
 STATUS_OK, STATUS_ERROR = 0, 1
 AUTH_NONE, AUTH_POLKIT = 0, 2
-CONNECT_RO = 1  # VIR_CONNECT_RO
+VIR_CONNECT_RO = 1
 TIMEOUT = 30.0
 MAX_MESSAGE = 32 * 1024 * 1024
 BATCH = 32  # calls in flight at once (libvirtd reads a client's next calls as it answers)
@@ -359,7 +359,7 @@ def open_local(uri):
             # local user monitor); SASL is the binding's to negotiate.
             if AUTH_POLKIT not in types or not client.call(PROC_AUTH_POLKIT).int():
                 raise WireError(VIR_ERR_RPC, 'authentication needed')
-        client.call(PROC_CONNECT_OPEN, struct.pack('>I', 1) + _string(uri) + struct.pack('>I', CONNECT_RO))
+        client.call(PROC_CONNECT_OPEN, struct.pack('>I', 1) + _string(uri) + struct.pack('>I', VIR_CONNECT_RO))
     except (OSError, WireError):
         client._drop()  # pylint: disable=protected-access
         return None

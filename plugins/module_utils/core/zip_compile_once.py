@@ -113,6 +113,8 @@ def _read(path, key):
 
 
 def _write(path, data):
+    # Not core/atomic_file: that is change code, kept out of the facts payload,
+    # and a cache entry needs no fsync (a torn one fails its key and is rewritten).
     temp = '%s.%d.tmp' % (path, os.getpid())
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0), 0o600)
@@ -239,9 +241,7 @@ def install():
         return False
     if not any(isinstance(finder, OnceFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, OnceFinder())
-        freeze = getattr(gc, 'freeze', None)  # Python 3.7+
-        if freeze is not None:
-            freeze()
+        gc.freeze()  # Python 3.7+; module_utils run on 3.8+
     return True
 
 

@@ -10,21 +10,22 @@ import sys
 import libvirt
 
 import vpetest
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_conn
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_conn, libvirt_wire
 
 
 def test_the_values_named_without_the_binding_are_the_bindings():
-    names = [name for name in dir(libvirt_conn) if name.startswith('VIR_')]
-    assert len(names) >= 10
-    assert dict((name, getattr(libvirt_conn, name)) for name in names) == \
-        dict((name, getattr(libvirt, name)) for name in names)
+    for module, count in ((libvirt_conn, 10), (libvirt_wire, 3)):
+        names = [name for name in dir(module) if name.startswith('VIR_')]
+        assert len(names) >= count
+        assert dict((name, getattr(module, name)) for name in names) == \
+            dict((name, getattr(libvirt, name)) for name in names)
 
 
 PROBE = '''
 import json, sys
 if sys.argv[1] == 'missing':
     sys.modules['libvirt'] = None  # as on a host without python3-libvirt
-from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_conn
+from ansible_collections.vpe.hypervisor.plugins.module_utils.core import libvirt_conn, libvirt_wire
 from ansible_collections.vpe.hypervisor.plugins.module_utils.core.errors import MissingLibrary
 seen = {'after_import': 'libvirt' in sys.modules and sys.modules['libvirt'] is not None}
 try:
