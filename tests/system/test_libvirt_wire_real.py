@@ -4,7 +4,6 @@ loads no binding, and wherever the client does not apply the binding is
 used instead."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -105,7 +104,7 @@ print(json.dumps({'facts': facts, 'binding': 'libvirt' in sys.modules, 'client':
 
 
 def _facts_in_a_fresh_interpreter(uri, state_dir):
-    env = dict(os.environ, PYTHONPATH=str(vpetest.COLLECTIONS))
+    env = vpetest.shim_env()  # the collection importable, as for the shim
     out = subprocess.run([sys.executable, '-c', FACTS, uri, state_dir], env=env, capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out)

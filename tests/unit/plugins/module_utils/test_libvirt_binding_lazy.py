@@ -3,7 +3,6 @@ libvirt values the read paths need without it, and where the binding is
 missing says what to install instead of failing at import."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -40,7 +39,7 @@ print(json.dumps(seen))
 
 
 def _probe(mode):
-    env = dict(os.environ, PYTHONPATH=str(vpetest.COLLECTIONS))
+    env = vpetest.shim_env()  # the collection importable, as for the shim
     return json.loads(subprocess.run([sys.executable, '-c', PROBE, mode], env=env, capture_output=True, text=True,
                                      check=True).stdout)
 
